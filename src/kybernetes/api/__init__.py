@@ -1,0 +1,1 @@
+"""The Kubernetes type system: schema, objects, selectors, quantities, errors. Pure, no I/O."""

@@ -1,0 +1,1 @@
+"""Schema-driven and semantic validation of API objects."""

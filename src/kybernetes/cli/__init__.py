@@ -1,0 +1,1 @@
+"""The ``kyb`` command line."""

@@ -1,0 +1,1 @@
+"""API clients: REST, informers, work queues, leader election, kubeconfig."""

@@ -1,0 +1,1 @@
+"""Controllers that converge the cluster to its declared state."""

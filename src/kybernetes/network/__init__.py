@@ -1,0 +1,1 @@
+"""Node networking services: service proxy, cluster DNS, ingress."""

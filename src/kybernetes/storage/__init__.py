@@ -1,0 +1,1 @@
+"""Storage engines behind the API server: sqlite (default), etcd, memory (tests)."""

@@ -1,0 +1,475 @@
+"""The embedded storage engine: a revision log in SQLite, durable before acknowledged.
+
+Layout (one file, WAL mode, ``synchronous=FULL``):
+
+* ``log(revision PRIMARY KEY, key, value, create_revision, prev_revision, deleted)`` — one row
+  per write. Revisions are allocated here, by the single writer, inside the write transaction:
+  every successful write takes exactly the next integer, so the log has no gaps to fill and no
+  writer can publish a revision below one already seen (kine's auto-increment gaps are the
+  mistake this avoids). A delete writes a tombstone row holding the value it removed, so a
+  DELETED watch event carries the object.
+* ``current(key PRIMARY KEY, revision, create_revision)`` — the live keys and the log row that
+  holds each one's value. Reads at "now" go through it; reads at an older revision use the log.
+* ``meta(name, value)`` — ``compact_revision``.
+
+Writes: every coroutine hands its operation to one writer thread, which takes whatever is
+queued (up to ``max_batch``), applies it in one transaction and commits once: concurrent writers
+share one fsync (group commit). Results and watch events return to the event loop only after
+the commit is durable. Reads run on a small pool of reader threads, each with its own
+connection; WAL lets them proceed while the writer writes.
+
+Compaction (at revision C) is logical first — ``compact_revision`` is stored, and reads or
+watches below it fail with ``CompactedError`` — then physical, in chunks that are ordinary
+writer operations, so writers wait for at most one chunk: each row in ``(cursor, C]`` removes
+the row it superseded (``prev_revision``), and a tombstone at or below C removes itself. After a
+compaction the WAL is checkpointed and truncated, so the file does not grow without bound.
+
+The current revision survives restarts even when compaction removed the newest row (a
+tombstone): it is ``max(max(log.revision), compact_revision)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kybernetes.storage.errors import (
+    CompactedError,
+    ConflictError,
+    FutureRevisionError,
+    KeyExistsError,
+    KeyNotFoundError,
+    StorageError,
+    UnavailableError,
+)
+from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent
+from kybernetes.storage.keys import prefix_end
+from kybernetes.storage.watchhub import WatchHub
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (
+    revision INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    create_revision INTEGER NOT NULL,
+    prev_revision INTEGER NOT NULL,
+    deleted INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_key_revision ON log (key, revision);
+CREATE TABLE IF NOT EXISTS current (
+    key TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    create_revision INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+_COMPACT_CHUNK = 500
+
+# Operation codes handled by the writer thread.
+_CREATE, _UPDATE, _DELETE, _COMPACT_START, _COMPACT_CHUNK, _CHECKPOINT = range(6)
+
+
+@dataclass(slots=True)
+class _Op:
+    code: int
+    key: str = ""
+    value: bytes = b""
+    expected: int = 0
+    future: asyncio.Future[Any] | None = field(default=None, repr=False)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+class SqliteStorage:
+    """The ``Storage`` protocol over one SQLite file; open it with :meth:`open`."""
+
+    def __init__(self, path: str, *, max_batch: int = 1000, readers: int = 4) -> None:
+        self._path = path
+        self._max_batch = max_batch
+        self._loop = asyncio.get_running_loop()
+        self._ops: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="kyb-sqlite-read")
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._local = threading.local()
+        self._closed = False
+        conn = _connect(path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        # Keep the WAL from staying large after a burst: truncate it to this when it resets.
+        conn.execute("PRAGMA journal_size_limit = 67108864")
+        conn.executescript(_SCHEMA)
+        self._writer_conn = conn
+        row = conn.execute("SELECT value FROM meta WHERE name = 'compact_revision'").fetchone()
+        self._compacted = int(row[0]) if row else 0
+        (last,) = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM log").fetchone()
+        self._revision = max(int(last), self._compacted)  # writer-thread owned
+        self.hub = WatchHub(self._read_history, self._revision)
+        self._writer = threading.Thread(
+            target=self._write_loop, name="kyb-sqlite-write", daemon=True
+        )
+        self._writer.start()
+
+    @classmethod
+    async def open(cls, path: str | Path, **kwargs: Any) -> SqliteStorage:
+        """Open (creating if needed) the database at ``path``."""
+        return cls(str(path), **kwargs)
+
+    # ----- writes -------------------------------------------------------------------------
+
+    async def _submit(self, op: _Op) -> Any:
+        if self._closed:
+            raise UnavailableError("storage is closed")
+        op.future = self._loop.create_future()
+        self._ops.put(op)
+        return await op.future
+
+    async def create(self, key: str, value: bytes) -> KeyValue:
+        result: KeyValue = await self._submit(_Op(_CREATE, key, value))
+        return result
+
+    async def update(self, key: str, value: bytes, expected_revision: int) -> KeyValue:
+        result: KeyValue = await self._submit(_Op(_UPDATE, key, value, expected_revision))
+        return result
+
+    async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
+        result: KeyValue = await self._submit(_Op(_DELETE, key, b"", expected_revision))
+        return result
+
+    async def compact(self, revision: int) -> None:
+        if revision > self.hub.revision:
+            raise FutureRevisionError(revision, self.hub.revision)
+        if revision <= self._compacted:
+            return
+        cursor: int = await self._submit(_Op(_COMPACT_START, expected=revision))
+        while cursor < revision:
+            cursor = await self._submit(_Op(_COMPACT_CHUNK, expected=revision))
+        await self._submit(_Op(_CHECKPOINT))
+
+    def _write_loop(self) -> None:
+        conn = self._writer_conn
+        ops = self._ops
+        while True:
+            first = ops.get()
+            if first is None:
+                break
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    nxt = ops.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._apply_batch(conn, batch)
+            if stop:
+                break
+        conn.close()
+
+    def _apply_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
+        results: list[tuple[_Op, Any, BaseException | None]] = []
+        events: list[WatchEvent] = []
+        start_revision = self._revision
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op in batch:
+                try:
+                    results.append((op, self._apply(conn, op, events), None))
+                except StorageError as exc:
+                    results.append((op, None, exc))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._revision = start_revision
+            failure = UnavailableError(f"sqlite write failed: {exc}")
+            results = [(op, None, failure) for op in batch]
+            events = []
+        self._loop.call_soon_threadsafe(self._deliver, results, events, self._revision)
+
+    def _apply(self, conn: sqlite3.Connection, op: _Op, events: list[WatchEvent]) -> Any:
+        code = op.code
+        if code == _CREATE:
+            rev = self._revision + 1
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO current (key, revision, create_revision) VALUES (?, ?, ?)",
+                (op.key, rev, rev),
+            )
+            if cur.rowcount == 0:
+                raise KeyExistsError(op.key)
+            conn.execute("INSERT INTO log VALUES (?, ?, ?, ?, 0, 0)", (rev, op.key, op.value, rev))
+            self._revision = rev
+            events.append(WatchEvent(EventType.ADDED, op.key, op.value, rev))
+            return KeyValue(op.key, op.value, rev, rev)
+        if code in (_UPDATE, _DELETE):
+            row = conn.execute(
+                "SELECT c.revision, c.create_revision, l.value FROM current c "
+                "JOIN log l ON l.revision = c.revision WHERE c.key = ?",
+                (op.key,),
+            ).fetchone()
+            if row is None:
+                raise KeyNotFoundError(op.key)
+            cur_rev, create_rev, old = row
+            if op.expected and op.expected != cur_rev:
+                raise ConflictError(op.key, op.expected, KeyValue(op.key, old, create_rev, cur_rev))
+            rev = self._revision + 1
+            if code == _UPDATE:
+                conn.execute(
+                    "INSERT INTO log VALUES (?, ?, ?, ?, ?, 0)",
+                    (rev, op.key, op.value, create_rev, cur_rev),
+                )
+                conn.execute("UPDATE current SET revision = ? WHERE key = ?", (rev, op.key))
+                self._revision = rev
+                events.append(WatchEvent(EventType.MODIFIED, op.key, op.value, rev, old))
+                return KeyValue(op.key, op.value, create_rev, rev)
+            conn.execute(
+                "INSERT INTO log VALUES (?, ?, ?, ?, ?, 1)", (rev, op.key, old, create_rev, cur_rev)
+            )
+            conn.execute("DELETE FROM current WHERE key = ?", (op.key,))
+            self._revision = rev
+            events.append(WatchEvent(EventType.DELETED, op.key, old, rev, old))
+            return KeyValue(op.key, old, create_rev, rev)
+        if code == _COMPACT_START:
+            target = op.expected
+            if target > self._compacted:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('compact_revision', ?)", (target,)
+                )
+                self._compacted = target
+            row = conn.execute("SELECT value FROM meta WHERE name = 'compact_cursor'").fetchone()
+            return int(row[0]) if row else 0
+        if code == _COMPACT_CHUNK:
+            return self._compact_chunk(conn, op.expected)
+        if code == _CHECKPOINT:
+            return None
+        raise ValueError(f"unknown storage operation {code}")  # pragma: no cover
+
+    def _compact_chunk(self, conn: sqlite3.Connection, target: int) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'compact_cursor'").fetchone()
+        cursor = int(row[0]) if row else 0
+        rows = conn.execute(
+            "SELECT revision, prev_revision, deleted FROM log "
+            "WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?",
+            (cursor, target, _COMPACT_CHUNK),
+        ).fetchall()
+        doomed: list[tuple[int]] = []
+        for revision, prev_revision, deleted in rows:
+            if prev_revision:
+                doomed.append((prev_revision,))
+            if deleted:
+                doomed.append((revision,))
+        conn.executemany("DELETE FROM log WHERE revision = ?", doomed)
+        cursor = rows[-1][0] if len(rows) == _COMPACT_CHUNK else target
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('compact_cursor', ?)", (cursor,))
+        return cursor
+
+    def _deliver(
+        self,
+        results: list[tuple[_Op, Any, BaseException | None]],
+        events: list[WatchEvent],
+        revision: int,
+    ) -> None:
+        self.hub.publish(events)
+        self.hub.advance(revision)
+        for op, value, exc in results:
+            if op.code == _CHECKPOINT:
+                self._readers.submit(self._checkpoint)
+            fut = op.future
+            if fut is None or fut.done():
+                continue
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(value)
+
+    def _checkpoint(self) -> None:
+        # TRUNCATE resets the WAL to zero bytes when no reader holds an old snapshot; if one
+        # does, it checkpoints what it can and a later compaction finishes the job.
+        with contextlib.suppress(sqlite3.Error):
+            self._reader().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # ----- reads --------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self._path)
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            self._reader_conns.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise UnavailableError("storage is closed")
+        return await self._loop.run_in_executor(self._readers, self._in_snapshot, fn)
+
+    def _in_snapshot(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def _check_revision(self, conn: sqlite3.Connection, revision: int) -> int:
+        """Return the snapshot's revision after checking ``revision`` can be read in it."""
+        (last,) = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM log").fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE name = 'compact_revision'").fetchone()
+        compacted = int(row[0]) if row else 0
+        now = max(int(last), compacted)
+        if revision > now:
+            raise FutureRevisionError(revision, now)
+        if revision and revision < compacted:
+            raise CompactedError(revision, compacted)
+        return now
+
+    async def get(self, key: str, revision: int = 0) -> KeyValue:
+        def run(conn: sqlite3.Connection) -> KeyValue:
+            if revision:
+                self._check_revision(conn, revision)
+                row = conn.execute(
+                    "SELECT value, create_revision, revision, deleted FROM log "
+                    "WHERE key = ? AND revision <= ? ORDER BY revision DESC LIMIT 1",
+                    (key, revision),
+                ).fetchone()
+                if row is None or row[3]:
+                    raise KeyNotFoundError(key)
+            else:
+                row = conn.execute(
+                    "SELECT l.value, c.create_revision, c.revision FROM current c "
+                    "JOIN log l ON l.revision = c.revision WHERE c.key = ?",
+                    (key,),
+                ).fetchone()
+                if row is None:
+                    raise KeyNotFoundError(key)
+            return KeyValue(key, row[0], row[1], row[2])
+
+        return await self._read(run)
+
+    async def list(
+        self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0
+    ) -> ListResult:
+        def run(conn: sqlite3.Connection) -> ListResult:
+            now = self._check_revision(conn, revision)
+            at = revision or now
+            lo = max(prefix, start_after + "\x00") if start_after else prefix
+            hi = prefix_end(prefix)
+            cap = limit + 1 if limit > 0 else -1
+            if at == now:
+                sql = (
+                    "SELECT c.key, l.value, c.create_revision, c.revision FROM current c "
+                    "JOIN log l ON l.revision = c.revision WHERE c.key >= ? AND c.key < ? "
+                    "ORDER BY c.key LIMIT ?"
+                )
+                rows = conn.execute(sql, (lo, hi, cap)).fetchall()
+            else:
+                # The newest row of each key at or before ``at``; SQLite takes the bare
+                # columns from the row holding MAX(revision).
+                sql = (
+                    "SELECT key, value, create_revision, MAX(revision), deleted FROM log "
+                    "WHERE key >= ? AND key < ? AND revision <= ? GROUP BY key"
+                )
+                rows = [r[:4] for r in conn.execute(sql, (lo, hi, at)) if not r[4]]
+                if cap > 0:
+                    rows = rows[:cap]
+            items = [KeyValue(r[0], r[1], r[2], r[3]) for r in rows]
+            if limit > 0 and len(items) > limit:
+                del items[limit:]
+                remaining = self._count_after(conn, items[-1].key, hi, at, now)
+                return ListResult(items, at, True, remaining)
+            return ListResult(items, at)
+
+        return await self._read(run)
+
+    @staticmethod
+    def _count_after(conn: sqlite3.Connection, after: str, hi: str, at: int, now: int) -> int:
+        if at == now:
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM current WHERE key > ? AND key < ?", (after, hi)
+            ).fetchone()
+        else:
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM (SELECT deleted, MAX(revision) FROM log "
+                "WHERE key > ? AND key < ? AND revision <= ? GROUP BY key) WHERE deleted = 0",
+                (after, hi, at),
+            ).fetchone()
+        return int(n)
+
+    async def count(self, prefix: str) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM current WHERE key >= ? AND key < ?",
+                (prefix, prefix_end(prefix)),
+            ).fetchone()
+            return int(n)
+
+        return await self._read(run)
+
+    async def current_revision(self) -> int:
+        return self.hub.revision
+
+    def watch(self, prefix: str, revision: int) -> AsyncIterator[WatchEvent]:
+        if revision < self._compacted:
+            raise CompactedError(revision, self._compacted)
+        return self.hub.watch(prefix, revision)
+
+    async def _read_history(
+        self, prefix: str, after: int, upto: int, limit: int
+    ) -> builtins.list[WatchEvent]:
+        def run(conn: sqlite3.Connection) -> builtins.list[WatchEvent]:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'compact_revision'").fetchone()
+            compacted = int(row[0]) if row else 0
+            if after < compacted:
+                raise CompactedError(after, compacted)
+            rows = conn.execute(
+                "SELECT l.key, l.value, l.revision, l.create_revision, l.deleted, p.value "
+                "FROM log l LEFT JOIN log p ON p.revision = l.prev_revision "
+                "WHERE l.revision > ? AND l.revision <= ? AND l.key >= ? AND l.key < ? "
+                "ORDER BY l.revision LIMIT ?",
+                (after, upto, prefix, prefix_end(prefix), limit),
+            ).fetchall()
+            events = []
+            for key, value, rev, create_rev, deleted, prev in rows:
+                if deleted:
+                    kind = EventType.DELETED
+                elif rev == create_rev:
+                    kind = EventType.ADDED
+                else:
+                    kind = EventType.MODIFIED
+                events.append(WatchEvent(kind, key, value, rev, prev))
+            return events
+
+        return await self._read(run)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._ops.put(None)
+        await asyncio.to_thread(self._writer.join)
+        self.hub.close()
+        self._readers.shutdown(wait=True)
+        for conn in self._reader_conns:
+            conn.close()

@@ -1,0 +1,139 @@
+"""In-process watch fan-out for backends that own their log (sqlite, memory).
+
+A backend that writes its own revision log tells the hub about every committed batch of
+events (``publish``), in revision order, from the event loop. The hub hands each event to
+every watcher whose prefix matches. A watcher never misses or repeats an event:
+
+* It subscribes *before* it reads history, then reads the backend's log after its start
+  revision up to what has been published, and drops queued events it has already yielded
+  (revisions are strictly increasing, so "already yielded" is ``revision <= last``).
+* A watcher whose consumer falls behind by more than ``queue_limit`` events is not allowed
+  to grow without bound: its queue is dropped and it re-reads the missed range from the
+  backend's log, exactly as it caught up at the start. Slow consumers cost reads, never
+  memory and never correctness.
+* If the log no longer holds the range (compaction), the history reader raises
+  ``CompactedError`` and the watch ends with it, as etcd ends a compacted watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from kybernetes.storage.errors import FutureRevisionError, UnavailableError
+from kybernetes.storage.interface import WatchEvent
+
+#: Reads committed events under ``prefix`` with ``after < revision <= upto``, in order, at
+#: most ``limit`` of them; raises ``CompactedError`` if ``after`` is below the compacted
+#: revision.
+HistoryReader = Callable[[str, int, int, int], Awaitable[list[WatchEvent]]]
+
+_HISTORY_PAGE = 1000
+
+
+class _Subscription:
+    __slots__ = ("events", "overflowed", "prefix", "wakeup")
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.events: deque[WatchEvent] = deque()
+        self.overflowed = False
+        self.wakeup = asyncio.Event()
+
+
+class WatchHub:
+    """Fans published events out to watchers; see the module docstring for the guarantees."""
+
+    def __init__(self, history: HistoryReader, revision: int, queue_limit: int = 10_000) -> None:
+        self._history = history
+        self._published = revision
+        self._queue_limit = queue_limit
+        self._subs: set[_Subscription] = set()
+        self._closed = False
+
+    @property
+    def revision(self) -> int:
+        """The revision of the latest published event (or the store's revision at start)."""
+        return self._published
+
+    @property
+    def watcher_count(self) -> int:
+        """How many watches are open."""
+        return len(self._subs)
+
+    def publish(self, events: Sequence[WatchEvent]) -> None:
+        """Deliver committed events, in revision order, to the matching watchers."""
+        if not events:
+            return
+        self._published = events[-1].revision
+        limit = self._queue_limit
+        for sub in self._subs:
+            if sub.overflowed:
+                continue
+            prefix = sub.prefix
+            queue = sub.events
+            before = len(queue)
+            for event in events:
+                if event.key.startswith(prefix):
+                    queue.append(event)
+            if len(queue) > limit:
+                queue.clear()
+                sub.overflowed = True
+                sub.wakeup.set()
+            elif len(queue) != before:
+                sub.wakeup.set()
+
+    def advance(self, revision: int) -> None:
+        """Record that the store reached ``revision`` without events to publish."""
+        self._published = max(self._published, revision)
+
+    def close(self) -> None:
+        """End every watch with ``UnavailableError``; later watches fail the same way."""
+        self._closed = True
+        for sub in self._subs:
+            sub.wakeup.set()
+
+    def watch(self, prefix: str, revision: int) -> AsyncIterator[WatchEvent]:
+        """Start a watch now (subscribed before this returns) and return its iterator."""
+        if self._closed:
+            raise UnavailableError("storage is closed")
+        if revision > self._published:
+            raise FutureRevisionError(revision, self._published)
+        sub = _Subscription(prefix)
+        self._subs.add(sub)
+        return self._iterate(sub, revision)
+
+    async def _iterate(self, sub: _Subscription, last: int) -> AsyncIterator[WatchEvent]:
+        try:
+            caught_up = False
+            while True:
+                if self._closed:
+                    raise UnavailableError("storage is closed")
+                if not caught_up or sub.overflowed:
+                    sub.overflowed = False
+                    sub.events.clear()
+                    # Read what was published after ``last``; events published meanwhile
+                    # land in the queue and are deduplicated below by revision.
+                    while last < self._published:
+                        page = await self._history(sub.prefix, last, self._published, _HISTORY_PAGE)
+                        for event in page:
+                            yield event
+                            last = event.revision
+                        if len(page) < _HISTORY_PAGE:
+                            # Nothing more under this prefix up to what was published then;
+                            # later events arrive through the queue.
+                            break
+                    caught_up = True
+                    continue
+                queue = sub.events
+                while queue and not sub.overflowed:
+                    event = queue.popleft()
+                    if event.revision > last:
+                        yield event
+                        last = event.revision
+                if not queue and not sub.overflowed and not self._closed:
+                    sub.wakeup.clear()
+                    await sub.wakeup.wait()
+        finally:
+            self._subs.discard(sub)
