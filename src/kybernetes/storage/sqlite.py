@@ -67,11 +67,6 @@ CREATE TABLE IF NOT EXISTS log (
     deleted INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_key_revision ON log (key, revision);
-CREATE TABLE IF NOT EXISTS current (
-    key TEXT PRIMARY KEY,
-    revision INTEGER NOT NULL,
-    create_revision INTEGER NOT NULL
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -79,6 +74,7 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 _COMPACT_CHUNK = 500
+_NO_BOUND = 2**63 - 1
 
 # Operation codes handled by the writer thread.
 _CREATE, _UPDATE, _DELETE, _COMPACT_START, _COMPACT_CHUNK, _CHECKPOINT = range(6)
@@ -122,6 +118,14 @@ class SqliteStorage:
         self._compacted = int(row[0]) if row else 0
         (last,) = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM log").fetchone()
         self._revision = max(int(last), self._compacted)  # writer-thread owned
+        # The live keys and their (mod, create) revisions, owned by the writer thread.
+        self._live: dict[str, tuple[int, int]] = {
+            key: (rev, create)
+            for key, rev, create, deleted in conn.execute(
+                "SELECT key, MAX(revision), create_revision, deleted FROM log GROUP BY key"
+            )
+            if not deleted
+        }
         self.hub = WatchHub(self._read_history, self._revision)
         self._writer = threading.Thread(
             target=self._write_loop, name="kyb-sqlite-write", daemon=True
@@ -135,12 +139,13 @@ class SqliteStorage:
 
     # ----- writes -------------------------------------------------------------------------
 
-    async def _submit(self, op: _Op) -> Any:
+    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+        """Queue ``op`` for the writer thread; the future resolves after its commit."""
         if self._closed:
             raise UnavailableError("storage is closed")
-        op.future = self._loop.create_future()
+        future = op.future = self._loop.create_future()
         self._ops.put(op)
-        return await op.future
+        return future
 
     async def create(self, key: str, value: bytes) -> KeyValue:
         result: KeyValue = await self._submit(_Op(_CREATE, key, value))
@@ -190,66 +195,88 @@ class SqliteStorage:
     def _apply_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
         results: list[tuple[_Op, Any, BaseException | None]] = []
         events: list[WatchEvent] = []
+        undo: list[tuple[str, tuple[int, int] | None]] = []
+        rows: dict[int, tuple[int, str, bytes, int, int, int]] = {}
         start_revision = self._revision
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op in batch:
                 try:
-                    results.append((op, self._apply(conn, op, events), None))
+                    results.append((op, self._apply(conn, op, rows, events, undo), None))
                 except StorageError as exc:
                     results.append((op, None, exc))
+            if rows:
+                conn.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?)", rows.values())
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             self._revision = start_revision
+            for key, entry in reversed(undo):
+                if entry is None:
+                    self._live.pop(key, None)
+                else:
+                    self._live[key] = entry
             failure = UnavailableError(f"sqlite write failed: {exc}")
             results = [(op, None, failure) for op in batch]
             events = []
         self._loop.call_soon_threadsafe(self._deliver, results, events, self._revision)
 
-    def _apply(self, conn: sqlite3.Connection, op: _Op, events: list[WatchEvent]) -> Any:
+    @staticmethod
+    def _value_at(
+        conn: sqlite3.Connection,
+        rows: dict[int, tuple[int, str, bytes, int, int, int]],
+        revision: int,
+    ) -> bytes:
+        pending = rows.get(revision)
+        if pending is not None:
+            return pending[2]
+        (value,) = conn.execute("SELECT value FROM log WHERE revision = ?", (revision,)).fetchone()
+        return bytes(value)
+
+    def _apply(
+        self,
+        conn: sqlite3.Connection,
+        op: _Op,
+        rows: dict[int, tuple[int, str, bytes, int, int, int]],
+        events: list[WatchEvent],
+        undo: list[tuple[str, tuple[int, int] | None]],
+    ) -> Any:
+        """Check one operation against the live keys and stage its log row in ``rows``."""
         code = op.code
+        key = op.key
+        live = self._live
         if code == _CREATE:
+            if key in live:
+                raise KeyExistsError(key)
             rev = self._revision + 1
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO current (key, revision, create_revision) VALUES (?, ?, ?)",
-                (op.key, rev, rev),
-            )
-            if cur.rowcount == 0:
-                raise KeyExistsError(op.key)
-            conn.execute("INSERT INTO log VALUES (?, ?, ?, ?, 0, 0)", (rev, op.key, op.value, rev))
+            rows[rev] = (rev, key, op.value, rev, 0, 0)
+            undo.append((key, None))
+            live[key] = (rev, rev)
             self._revision = rev
-            events.append(WatchEvent(EventType.ADDED, op.key, op.value, rev))
-            return KeyValue(op.key, op.value, rev, rev)
+            events.append(WatchEvent(EventType.ADDED, key, op.value, rev))
+            return KeyValue(key, op.value, rev, rev)
         if code in (_UPDATE, _DELETE):
-            row = conn.execute(
-                "SELECT c.revision, c.create_revision, l.value FROM current c "
-                "JOIN log l ON l.revision = c.revision WHERE c.key = ?",
-                (op.key,),
-            ).fetchone()
-            if row is None:
-                raise KeyNotFoundError(op.key)
-            cur_rev, create_rev, old = row
+            entry = live.get(key)
+            if entry is None:
+                raise KeyNotFoundError(key)
+            cur_rev, create_rev = entry
             if op.expected and op.expected != cur_rev:
-                raise ConflictError(op.key, op.expected, KeyValue(op.key, old, create_rev, cur_rev))
+                current = KeyValue(key, self._value_at(conn, rows, cur_rev), create_rev, cur_rev)
+                raise ConflictError(key, op.expected, current)
             rev = self._revision + 1
-            if code == _UPDATE:
-                conn.execute(
-                    "INSERT INTO log VALUES (?, ?, ?, ?, ?, 0)",
-                    (rev, op.key, op.value, create_rev, cur_rev),
-                )
-                conn.execute("UPDATE current SET revision = ? WHERE key = ?", (rev, op.key))
-                self._revision = rev
-                events.append(WatchEvent(EventType.MODIFIED, op.key, op.value, rev, old))
-                return KeyValue(op.key, op.value, create_rev, rev)
-            conn.execute(
-                "INSERT INTO log VALUES (?, ?, ?, ?, ?, 1)", (rev, op.key, old, create_rev, cur_rev)
-            )
-            conn.execute("DELETE FROM current WHERE key = ?", (op.key,))
+            undo.append((key, entry))
             self._revision = rev
-            events.append(WatchEvent(EventType.DELETED, op.key, old, rev, old))
-            return KeyValue(op.key, old, create_rev, rev)
+            if code == _UPDATE:
+                rows[rev] = (rev, key, op.value, create_rev, cur_rev, 0)
+                live[key] = (rev, create_rev)
+                events.append(WatchEvent(EventType.MODIFIED, key, op.value, rev))
+                return KeyValue(key, op.value, create_rev, rev)
+            old = self._value_at(conn, rows, cur_rev)
+            rows[rev] = (rev, key, old, create_rev, cur_rev, 1)
+            del live[key]
+            events.append(WatchEvent(EventType.DELETED, key, old, rev, old))
+            return KeyValue(key, old, create_rev, rev)
         if code == _COMPACT_START:
             target = op.expected
             if target > self._compacted:
@@ -347,23 +374,16 @@ class SqliteStorage:
 
     async def get(self, key: str, revision: int = 0) -> KeyValue:
         def run(conn: sqlite3.Connection) -> KeyValue:
+            at = revision if revision else _NO_BOUND
             if revision:
                 self._check_revision(conn, revision)
-                row = conn.execute(
-                    "SELECT value, create_revision, revision, deleted FROM log "
-                    "WHERE key = ? AND revision <= ? ORDER BY revision DESC LIMIT 1",
-                    (key, revision),
-                ).fetchone()
-                if row is None or row[3]:
-                    raise KeyNotFoundError(key)
-            else:
-                row = conn.execute(
-                    "SELECT l.value, c.create_revision, c.revision FROM current c "
-                    "JOIN log l ON l.revision = c.revision WHERE c.key = ?",
-                    (key,),
-                ).fetchone()
-                if row is None:
-                    raise KeyNotFoundError(key)
+            row = conn.execute(
+                "SELECT value, create_revision, revision, deleted FROM log "
+                "WHERE key = ? AND revision <= ? ORDER BY revision DESC LIMIT 1",
+                (key, at),
+            ).fetchone()
+            if row is None or row[3]:
+                raise KeyNotFoundError(key)
             return KeyValue(key, row[0], row[1], row[2])
 
         return await self._read(run)
@@ -376,51 +396,31 @@ class SqliteStorage:
             at = revision or now
             lo = max(prefix, start_after + "\x00") if start_after else prefix
             hi = prefix_end(prefix)
-            cap = limit + 1 if limit > 0 else -1
-            if at == now:
-                sql = (
-                    "SELECT c.key, l.value, c.create_revision, c.revision FROM current c "
-                    "JOIN log l ON l.revision = c.revision WHERE c.key >= ? AND c.key < ? "
-                    "ORDER BY c.key LIMIT ?"
-                )
-                rows = conn.execute(sql, (lo, hi, cap)).fetchall()
-            else:
-                # The newest row of each key at or before ``at``; SQLite takes the bare
-                # columns from the row holding MAX(revision).
-                sql = (
-                    "SELECT key, value, create_revision, MAX(revision), deleted FROM log "
-                    "WHERE key >= ? AND key < ? AND revision <= ? GROUP BY key"
-                )
-                rows = [r[:4] for r in conn.execute(sql, (lo, hi, at)) if not r[4]]
-                if cap > 0:
-                    rows = rows[:cap]
-            items = [KeyValue(r[0], r[1], r[2], r[3]) for r in rows]
-            if limit > 0 and len(items) > limit:
-                del items[limit:]
-                remaining = self._count_after(conn, items[-1].key, hi, at, now)
-                return ListResult(items, at, True, remaining)
+            # The newest row of each key at or before ``at`` (SQLite takes the bare columns
+            # from the row holding MAX(revision)); keys whose newest row is a tombstone are
+            # not live. The (key, revision) index serves both the range and the grouping.
+            cursor = conn.execute(
+                "SELECT key, value, create_revision, MAX(revision), deleted FROM log "
+                "WHERE key >= ? AND key < ? AND revision <= ? GROUP BY key",
+                (lo, hi, at),
+            )
+            items: builtins.list[KeyValue] = []
+            for key, value, create_revision, mod_revision, deleted in cursor:
+                if deleted:
+                    continue
+                if limit and len(items) == limit:
+                    remaining = 1 + sum(1 for row in cursor if not row[4])
+                    return ListResult(items, at, True, remaining)
+                items.append(KeyValue(key, value, create_revision, mod_revision))
             return ListResult(items, at)
 
         return await self._read(run)
 
-    @staticmethod
-    def _count_after(conn: sqlite3.Connection, after: str, hi: str, at: int, now: int) -> int:
-        if at == now:
-            (n,) = conn.execute(
-                "SELECT COUNT(*) FROM current WHERE key > ? AND key < ?", (after, hi)
-            ).fetchone()
-        else:
-            (n,) = conn.execute(
-                "SELECT COUNT(*) FROM (SELECT deleted, MAX(revision) FROM log "
-                "WHERE key > ? AND key < ? AND revision <= ? GROUP BY key) WHERE deleted = 0",
-                (after, hi, at),
-            ).fetchone()
-        return int(n)
-
     async def count(self, prefix: str) -> int:
         def run(conn: sqlite3.Connection) -> int:
             (n,) = conn.execute(
-                "SELECT COUNT(*) FROM current WHERE key >= ? AND key < ?",
+                "SELECT COUNT(*) FROM (SELECT deleted, MAX(revision) FROM log "
+                "WHERE key >= ? AND key < ? GROUP BY key) WHERE deleted = 0",
                 (prefix, prefix_end(prefix)),
             ).fetchone()
             return int(n)
