@@ -3,20 +3,22 @@
 Layout (one file, WAL mode, ``synchronous=FULL``):
 
 * ``log(revision PRIMARY KEY, key, value, create_revision, prev_revision, deleted)`` — one row
-  per write. Revisions are allocated here, by the single writer, inside the write transaction:
-  every successful write takes exactly the next integer, so the log has no gaps to fill and no
-  writer can publish a revision below one already seen (kine's auto-increment gaps are the
-  mistake this avoids). A delete writes a tombstone row holding the value it removed, so a
-  DELETED watch event carries the object.
-* ``current(key PRIMARY KEY, revision, create_revision)`` — the live keys and the log row that
-  holds each one's value. Reads at "now" go through it; reads at an older revision use the log.
-* ``meta(name, value)`` — ``compact_revision``.
+  per write, indexed by ``(key, revision)``. Revisions are allocated here, by the single
+  writer, inside the write transaction: every successful write takes exactly the next integer,
+  so the log has no gaps to fill and no writer can publish a revision below one already seen
+  (kine's auto-increment gaps are the mistake this avoids). A delete writes a tombstone row
+  holding the value it removed, so a DELETED watch event carries the object. A key's value at
+  revision R is its newest row at or below R, unless that row is a tombstone.
+* ``meta(name, value)`` — ``compact_revision`` and the physical compaction's cursor.
 
 Writes: every coroutine hands its operation to one writer thread, which takes whatever is
-queued (up to ``max_batch``), applies it in one transaction and commits once: concurrent writers
-share one fsync (group commit). Results and watch events return to the event loop only after
-the commit is durable. Reads run on a small pool of reader threads, each with its own
-connection; WAL lets them proceed while the writer writes.
+queued (up to ``max_batch``), checks each operation against its in-memory index of live keys
+(key -> mod and create revision, rebuilt from the log at open), stages the rows, inserts them
+with one ``executemany`` and commits once: concurrent writers share one fsync (group commit).
+Results and watch events return to the event loop only after the commit is durable; if the
+commit fails, the index is rolled back with it and every operation in the batch fails. Reads
+run on a small pool of reader threads, each with its own connection and its own snapshot;
+WAL lets them proceed while the writer writes.
 
 Compaction (at revision C) is logical first — ``compact_revision`` is stored, and reads or
 watches below it fail with ``CompactedError`` — then physical, in chunks that are ordinary

@@ -1,0 +1,59 @@
+# Kybernetes developer commands. `make run` and `make test` are the two a newcomer needs.
+#
+#   make setup      Debian packages (as root, only those missing), .venv with the package + tests
+#   make run        setup, then the all-in-one cluster in the foreground (embedded defaults)
+#   make test       setup, then lint, type check, import layers and the whole test suite
+#   make test-fast  the same without the slow end-to-end tests (the everyday loop)
+#   make bench      setup, then every benchmark (bench/*.py); results in bench/results/
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := etcd-server python3-venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup apt run test test-fast lint bench clean
+
+setup: apt $(STAMP)
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing Debian packages:$$missing (run 'sudo make setup' or install them)"; exit 1; \
+		fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/kyb server
+
+lint: setup
+	$(BIN)/ruff check src tests tools bench
+	$(BIN)/ruff format --check src tests tools bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+bench: setup
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b $(BENCH_ARGS); done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

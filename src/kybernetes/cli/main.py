@@ -1,0 +1,81 @@
+"""The ``kyb`` command: one entry point for every component and tool.
+
+Subcommands parse their flags here and call into the component; ``asyncio.run`` is called only
+at this edge. Errors a user can fix are printed as one line naming the problem (exit 1), never
+as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from kybernetes import __version__
+from kybernetes.server.allinone import ServerConfig, run_server
+from kybernetes.storage.errors import StorageError
+
+
+def default_data_dir() -> Path:
+    """``/var/lib/kybernetes`` for root, ``~/.local/share/kybernetes`` otherwise."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/kybernetes")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kybernetes"
+
+
+async def _until_signalled(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main``; SIGINT or SIGTERM cancels it, which is how components shut down."""
+    task = asyncio.ensure_future(main)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kyb", description="Kybernetes: Kubernetes, rebuilt in Python."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("version", help="print the version")
+    server = sub.add_parser("server", help="run the all-in-one cluster in the foreground")
+    server.add_argument("--data-dir", type=Path, default=None, help="state directory")
+    server.add_argument("--storage", choices=["sqlite", "etcd"], default="sqlite")
+    server.add_argument(
+        "--etcd-servers", default="", help="comma-separated etcd client URLs (--storage etcd)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if args.command == "version":
+        print(f"kybernetes {__version__}")
+        return 0
+    if args.command == "server":
+        config = ServerConfig(
+            data_dir=args.data_dir or default_data_dir(),
+            storage=args.storage,
+            etcd_servers=[s for s in args.etcd_servers.split(",") if s],
+        )
+        try:
+            asyncio.run(_until_signalled(run_server(config)))
+        except (OSError, ValueError, StorageError) as exc:
+            print(f"kyb server: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    return 2  # pragma: no cover - argparse rejects unknown commands
