@@ -210,6 +210,10 @@ class SqliteStorage:
             if rows:
                 conn.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?)", rows.values())
             conn.execute("COMMIT")
+            if any(op.code == _CHECKPOINT for op in batch):
+                # TRUNCATE resets the WAL to zero bytes once no reader holds an old snapshot
+                # (readers hold one only for the length of a query).
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
@@ -322,8 +326,6 @@ class SqliteStorage:
         self.hub.publish(events)
         self.hub.advance(revision)
         for op, value, exc in results:
-            if op.code == _CHECKPOINT:
-                self._readers.submit(self._checkpoint)
             fut = op.future
             if fut is None or fut.done():
                 continue
@@ -331,12 +333,6 @@ class SqliteStorage:
                 fut.set_exception(exc)
             else:
                 fut.set_result(value)
-
-    def _checkpoint(self) -> None:
-        # TRUNCATE resets the WAL to zero bytes when no reader holds an old snapshot; if one
-        # does, it checkpoints what it can and a later compaction finishes the job.
-        with contextlib.suppress(sqlite3.Error):
-            self._reader().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # ----- reads --------------------------------------------------------------------------
 
