@@ -81,6 +81,12 @@ class ListResult:
     remaining: int = 0
 
 
+class WatchStream(AsyncIterator[WatchEvent], Protocol):
+    """The iterator a watch returns: async iteration plus ``aclose()`` to stop it early."""
+
+    async def aclose(self) -> None: ...
+
+
 class Storage(Protocol):
     """A revisioned key-value store with prefix listing, conditional writes and watch.
 
@@ -134,7 +140,7 @@ class Storage(Protocol):
         """
         ...
 
-    def watch(self, prefix: str, revision: int) -> AsyncIterator[WatchEvent]:
+    def watch(self, prefix: str, revision: int) -> WatchStream:
         """Yield every change under ``prefix`` with a revision greater than ``revision``.
 
         The iterator starts immediately (no event is missed between the call and the first

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import builtins
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from kybernetes.storage.errors import (
@@ -21,7 +20,7 @@ from kybernetes.storage.errors import (
     KeyNotFoundError,
     UnavailableError,
 )
-from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent
+from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent, WatchStream
 from kybernetes.storage.keys import prefix_end
 from kybernetes.storage.watchhub import WatchHub
 
@@ -138,7 +137,7 @@ class MemoryStorage:
         lo = bisect.bisect_left(self._sorted_keys, prefix)
         return bisect.bisect_left(self._sorted_keys, prefix_end(prefix)) - lo
 
-    def watch(self, prefix: str, revision: int) -> AsyncIterator[WatchEvent]:
+    def watch(self, prefix: str, revision: int) -> WatchStream:
         if revision < self._compacted:
             raise CompactedError(revision, self._compacted)
         return self.hub.watch(prefix, revision)

@@ -4,10 +4,10 @@ Layout (one file, WAL mode, ``synchronous=FULL``):
 
 * ``log(revision PRIMARY KEY, key, value, create_revision, prev_revision, deleted)`` — one row
   per write, and no other index: a secondary index by key costs a page write per distinct key
-  in every commit (measured: it cut group-commit throughput by more than half). Revisions are allocated here, by the single
-  writer, inside the write transaction: every successful write takes exactly the next integer,
-  so the log has no gaps to fill and no writer can publish a revision below one already seen
-  (kine's auto-increment gaps are the mistake this avoids). A delete writes a tombstone row
+  in every commit (measured: it cut group-commit throughput by more than half). Revisions are
+  allocated here, by the single writer, inside the write transaction: every successful write
+  takes exactly the next integer, so the log has no gaps to fill and no writer can publish a
+  revision below one already seen (kine's auto-increment gaps are the mistake this avoids). A delete writes a tombstone row
   holding the value it removed, so a DELETED watch event carries the object.
 * ``meta(name, value)`` — ``compact_revision`` and the physical compaction's cursor.
 
@@ -44,7 +44,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +62,7 @@ from kybernetes.storage.errors import (
     StorageError,
     UnavailableError,
 )
-from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent
+from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent, WatchStream
 from kybernetes.storage.keys import prefix_end
 from kybernetes.storage.watchhub import WatchHub
 
@@ -470,7 +470,7 @@ class SqliteStorage:
     async def current_revision(self) -> int:
         return self.hub.revision
 
-    def watch(self, prefix: str, revision: int) -> AsyncIterator[WatchEvent]:
+    def watch(self, prefix: str, revision: int) -> WatchStream:
         if revision < self._compacted:
             raise CompactedError(revision, self._compacted)
         return self.hub.watch(prefix, revision)

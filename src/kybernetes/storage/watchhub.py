@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from kybernetes.storage.errors import FutureRevisionError, UnavailableError
-from kybernetes.storage.interface import WatchEvent
+from kybernetes.storage.interface import WatchEvent, WatchStream
 
 #: Reads committed events under ``prefix`` with ``after < revision <= upto``, in order, at
 #: most ``limit`` of them; raises ``CompactedError`` if ``after`` is below the compacted
@@ -94,7 +94,7 @@ class WatchHub:
         for sub in self._subs:
             sub.wakeup.set()
 
-    def watch(self, prefix: str, revision: int) -> AsyncIterator[WatchEvent]:
+    def watch(self, prefix: str, revision: int) -> WatchStream:
         """Start a watch now (subscribed before this returns) and return its iterator."""
         if self._closed:
             raise UnavailableError("storage is closed")
@@ -104,7 +104,7 @@ class WatchHub:
         self._subs.add(sub)
         return self._iterate(sub, revision)
 
-    async def _iterate(self, sub: _Subscription, last: int) -> AsyncIterator[WatchEvent]:
+    async def _iterate(self, sub: _Subscription, last: int) -> AsyncGenerator[WatchEvent, None]:
         try:
             caught_up = False
             while True:
