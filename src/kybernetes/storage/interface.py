@@ -81,8 +81,12 @@ class ListResult:
     remaining: int = 0
 
 
-class WatchStream(AsyncIterator[WatchEvent], Protocol):
+class WatchStream(Protocol):
     """The iterator a watch returns: async iteration plus ``aclose()`` to stop it early."""
+
+    def __aiter__(self) -> AsyncIterator[WatchEvent]: ...
+
+    async def __anext__(self) -> WatchEvent: ...
 
     async def aclose(self) -> None: ...
 

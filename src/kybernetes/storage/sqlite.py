@@ -7,8 +7,9 @@ Layout (one file, WAL mode, ``synchronous=FULL``):
   in every commit (measured: it cut group-commit throughput by more than half). Revisions are
   allocated here, by the single writer, inside the write transaction: every successful write
   takes exactly the next integer, so the log has no gaps to fill and no writer can publish a
-  revision below one already seen (kine's auto-increment gaps are the mistake this avoids). A delete writes a tombstone row
-  holding the value it removed, so a DELETED watch event carries the object.
+  revision below one already seen (kine's auto-increment gaps are the mistake this avoids).
+  A delete writes a tombstone row holding the value it removed, so a DELETED watch event
+  carries the object.
 * ``meta(name, value)`` — ``compact_revision`` and the physical compaction's cursor.
 
 Writes: every coroutine hands its operation to one writer thread, which takes whatever is
