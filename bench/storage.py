@@ -13,7 +13,7 @@ baselines alike):
   a watcher (includes the durable commit);
 * ``raw_sqlite_writes_per_s`` / ``raw_sqlite_batched_writes_per_s`` — bare ``sqlite3`` inserts
   in WAL mode with ``synchronous=FULL``, one per transaction and 100 per transaction;
-* ``raw_etcd_puts_per_s_1`` / ``_16`` — bare etcd puts through the same client library.
+* ``raw_etcd_puts_per_s_1`` / ``_16`` — bare etcd puts through ``aetcd`` to one member.
 
 The target (issue: foundation) is ``sqlite_writes_per_s_64 >= 0.5 *
 raw_sqlite_batched_writes_per_s``; the ratio is printed and stored as
@@ -165,7 +165,7 @@ def raw_sqlite(path: Path, quick: bool) -> dict[str, float]:
 
 
 async def raw_etcd(endpoints: list[str], quick: bool) -> dict[str, float]:
-    """Bare puts through aetcd (the client the etcd backend uses)."""
+    """Bare puts through aetcd, an independent etcd client, as the raw baseline."""
     import aetcd
 
     host, port = endpoints[0].removeprefix("http://").rsplit(":", 1)

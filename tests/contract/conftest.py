@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,14 @@ from kybernetes.storage.sqlite import SqliteStorage
 _prefixes = itertools.count()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def etcd_cluster() -> AsyncIterator[Any]:
+@pytest.fixture(scope="session")
+def etcd_cluster() -> Iterator[Any]:
     """A 3-member etcd cluster on loopback, shared by the session's etcd tests."""
     if shutil.which("etcd") is None:
         pytest.fail("etcd is not installed: `make setup` installs Debian's etcd-server")
     from kybernetes.testing.etcd import EtcdCluster
 
-    async with EtcdCluster(members=3) as cluster:
+    with EtcdCluster(members=3) as cluster:
         yield cluster
 
 
@@ -50,9 +50,7 @@ async def storage(
         from kybernetes.storage.etcd import EtcdStorage
 
         cluster = request.getfixturevalue("etcd_cluster")
-        store = await EtcdStorage.connect(
-            cluster.endpoints, prefix=f"/contract-{next(_prefixes)}"
-        )
+        store = await EtcdStorage.connect(cluster.endpoints, prefix=f"/contract-{next(_prefixes)}")
     try:
         yield store
     finally:

@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
@@ -62,7 +63,7 @@ from kybernetes.storage.errors import (
 )
 from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent
 
-__all__ = ["EtcdStorage", "parse_endpoint"]
+__all__ = ["EtcdStorage", "EtcdWatch", "parse_endpoint"]
 
 # etcd's error messages (etcdserver/api/v3rpc/rpctypes); the gRPC code alone is ambiguous.
 _MSG_COMPACTED: Final = "required revision has been compacted"
@@ -142,7 +143,7 @@ class EtcdStorage:
         self._watch_stub: Any = None
         self._open_lock = asyncio.Lock()
         self._closed = False
-        self._watch_calls: set[Any] = set()
+        self._watches: dict[asyncio.Task[None], _WatchState] = {}
 
     @classmethod
     async def connect(
@@ -221,8 +222,9 @@ class EtcdStorage:
             if self._closed:
                 return
             self._closed = True
-            for call in list(self._watch_calls):
-                call.cancel()
+            for task, state in list(self._watches.items()):
+                task.cancel()
+                state.fail(UnavailableError("etcd storage is closed"))
             channel, self._channel = self._channel, None
             if channel is not None:
                 await channel.close(grace=self.request_timeout)
@@ -232,9 +234,13 @@ class EtcdStorage:
     def _key(self, key: str) -> bytes:
         return self._root + key.encode()
 
-    def _range_start(self, prefix: str) -> bytes:
-        # etcd rejects an empty key; "\0" is the smallest non-empty one.
-        return self._key(prefix) or b"\0"
+    def _range(self, prefix: str) -> tuple[bytes, bytes]:
+        """The etcd ``[key, range_end)`` holding every key under ``prefix``."""
+        start = self._key(prefix)
+        if not start:
+            # etcd rejects an empty key; from "\0" to the end "\0" is the whole keyspace.
+            return b"\0", b"\0"
+        return start, _prefix_end(start)
 
     def _kv_out(self, kv: Any) -> KeyValue:
         return KeyValue(
@@ -297,7 +303,8 @@ class EtcdStorage:
         call = self._watch_stub.Watch(metadata=_REQUIRE_LEADER, wait_for_ready=True)
         try:
             async with asyncio.timeout(self.request_timeout):
-                create = rpc.WatchCreateRequest(key=self._range_start(""), start_revision=1)
+                key, _ = self._range("")
+                create = rpc.WatchCreateRequest(key=key, start_revision=1)
                 await call.write(rpc.WatchRequest(create_request=create))
                 while True:
                     response = await call.read()
@@ -338,8 +345,7 @@ class EtcdStorage:
     async def list(
         self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0
     ) -> ListResult:
-        start = self._range_start(prefix)
-        end = _prefix_end(start)
+        start, end = self._range(prefix)
         if start_after:
             start = max(start, self._key(start_after) + b"\0")
         request = rpc.RangeRequest(key=start, range_end=end, limit=max(limit, 0), revision=revision)
@@ -354,8 +360,8 @@ class EtcdStorage:
         )
 
     async def count(self, prefix: str) -> int:
-        start = self._range_start(prefix)
-        request = rpc.RangeRequest(key=start, range_end=_prefix_end(start), count_only=True)
+        start, end = self._range(prefix)
+        request = rpc.RangeRequest(key=start, range_end=end, count_only=True)
         response = await self._call("Range", request, idempotent=True)
         return int(response.count)
 
@@ -399,7 +405,8 @@ class EtcdStorage:
 
     async def current_revision(self) -> int:
         # A linearizable read of one (usually absent) key: its header carries the revision.
-        request = rpc.RangeRequest(key=self._range_start(""), count_only=True)
+        key, _ = self._range("")
+        request = rpc.RangeRequest(key=key, count_only=True)
         response = await self._call("Range", request, idempotent=True)
         return int(response.header.revision)
 
@@ -415,69 +422,71 @@ class EtcdStorage:
                 budget=self.compact_timeout,
             )
 
-    def watch(self, prefix: str, revision: int) -> AsyncIterator[WatchEvent]:
-        return self._watch(prefix, revision)
+    def watch(self, prefix: str, revision: int) -> EtcdWatch:
+        # The stream opens now, in a task of its own, not at the first ``__anext__``: no event
+        # could be missed either way (the stream starts at ``revision``), but history reaches a
+        # watcher only once etcd has synced it (every 100 ms), so watchers opened together
+        # should catch up together.
+        state = _WatchState()
+        task = asyncio.get_running_loop().create_task(self._pump(prefix, revision, state))
+        self._watches[task] = state
+        task.add_done_callback(self._watches.pop)
+        return EtcdWatch(task, state)
 
-    async def _watch(self, prefix: str, revision: int) -> AsyncIterator[WatchEvent]:
-        current = await self.current_revision()
-        if revision > current:
-            raise FutureRevisionError(revision, current)
-        start = self._range_start(prefix)
-        end = _prefix_end(start)
-        last = revision  # every event up to and including ``last`` has been yielded
-        delay = 0.02
-        while True:
-            if self._closed:
-                raise UnavailableError("etcd storage is closed")
-            call = self._watch_stub.Watch(metadata=_REQUIRE_LEADER, wait_for_ready=True)
-            self._watch_calls.add(call)
-            try:
-                # Start at ``last`` rather than ``last + 1``: etcd then reports compaction
-                # exactly when ``last`` is below the compacted revision (the contract's rule),
-                # and the events of ``last`` itself, already yielded, are skipped below.
-                create = rpc.WatchCreateRequest(
-                    key=start, range_end=end, start_revision=max(last, 1), prev_kv=True
-                )
-                await call.write(rpc.WatchRequest(create_request=create))
-                while True:
-                    response = await call.read()
-                    if response is grpc.aio.EOF:
-                        break
-                    if response.compact_revision:
-                        raise CompactedError(last, int(response.compact_revision))
-                    if response.canceled:
-                        reason = response.cancel_reason or "canceled"
-                        raise UnavailableError(f"etcd canceled the watch: {reason}")
-                    if response.created:
-                        delay = 0.02
-                    newest = last
-                    for event in response.events:
-                        mod = int(event.kv.mod_revision)
-                        if mod <= last:
-                            continue
-                        yield self._event(event)
-                        newest = mod
-                    # etcd never splits one revision's events across responses (no fragment),
-                    # so after a whole response every event up to ``newest`` has been seen.
-                    last = newest
-            except grpc.aio.AioRpcError as err:
+    async def _pump(self, prefix: str, revision: int, state: _WatchState) -> None:
+        """Feed ``state`` with the events after ``revision``, reopening broken streams."""
+        try:
+            current = await self.current_revision()
+            if revision > current:
+                raise FutureRevisionError(revision, current)
+            start, end = self._range(prefix)
+            last = revision  # every event up to and including ``last`` has been queued
+            delay = 0.02
+            while True:
                 if self._closed:
-                    raise UnavailableError("etcd storage is closed") from err
-                if err.code().name not in _WATCH_RETRY_CODES:
-                    message = f"etcd watch: {err.code().name}: {err.details()}"
-                    raise UnavailableError(message) from err
-            except asyncio.CancelledError:
-                # grpc reports a call cancelled by close() as CancelledError; a cancelled task
-                # (the consumer shutting down) shows up in ``cancelling()`` and is re-raised.
-                task = asyncio.current_task()
-                if (task is not None and task.cancelling()) or not self._closed:
-                    raise
-                raise UnavailableError("etcd storage is closed") from None
-            finally:
-                call.cancel()
-                self._watch_calls.discard(call)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+                    raise UnavailableError("etcd storage is closed")
+                call = self._watch_stub.Watch(metadata=_REQUIRE_LEADER, wait_for_ready=True)
+                try:
+                    # Start at ``last``, not ``last + 1``: etcd then reports compaction exactly
+                    # when ``last`` is below the compacted revision (the contract's rule); the
+                    # events of ``last`` itself, already queued, are skipped below.
+                    create = rpc.WatchCreateRequest(
+                        key=start, range_end=end, start_revision=max(last, 1), prev_kv=True
+                    )
+                    await call.write(rpc.WatchRequest(create_request=create))
+                    while True:
+                        response = await call.read()
+                        if response is grpc.aio.EOF:
+                            break
+                        if response.compact_revision:
+                            raise CompactedError(last, int(response.compact_revision))
+                        if response.canceled:
+                            reason = response.cancel_reason or "canceled"
+                            raise UnavailableError(f"etcd canceled the watch: {reason}")
+                        if response.created:
+                            delay = 0.02
+                        events = [
+                            self._event(e) for e in response.events if e.kv.mod_revision > last
+                        ]
+                        if events:
+                            await state.put(events)
+                            # etcd never splits one revision's events across responses (no
+                            # fragmenting), so every event up to this one has been queued.
+                            last = events[-1].revision
+                except grpc.aio.AioRpcError as err:
+                    if self._closed:
+                        raise UnavailableError("etcd storage is closed") from err
+                    if err.code().name not in _WATCH_RETRY_CODES:
+                        message = f"etcd watch: {err.code().name}: {err.details()}"
+                        raise UnavailableError(message) from err
+                finally:
+                    call.cancel()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        except StorageError as err:
+            state.fail(err)
+        except grpc.aio.UsageError:
+            state.fail(UnavailableError("etcd storage is closed"))
 
     def _event(self, event: Any) -> WatchEvent:
         kv = event.kv
@@ -492,6 +501,83 @@ class EtcdStorage:
         if kv.create_revision == kv.mod_revision:
             return WatchEvent(EventType.ADDED, key, kv.value, revision)
         return WatchEvent(EventType.MODIFIED, key, kv.value, revision, prev)
+
+
+class _WatchState:
+    """What a watch's pump task hands its consumer: batches of events, then maybe an error.
+
+    The pump waits while ``_BUFFER`` events are queued, so a slow consumer slows the stream
+    (and gRPC flow control slows etcd) instead of growing memory without bound.
+    """
+
+    _BUFFER: Final = 1024
+
+    def __init__(self) -> None:
+        self.events: deque[WatchEvent] = deque()
+        self.error: StorageError | None = None
+        self.changed = asyncio.Event()  # set when events or an error arrive
+        self.drained = asyncio.Event()  # set when the consumer takes events
+
+    async def put(self, events: list[WatchEvent]) -> None:
+        while len(self.events) >= self._BUFFER:
+            self.drained.clear()
+            await self.drained.wait()
+        self.events.extend(events)
+        self.changed.set()
+
+    def fail(self, error: StorageError) -> None:
+        if self.error is None:
+            self.error = error
+        self.changed.set()
+
+
+class EtcdWatch(AsyncIterator[WatchEvent]):
+    """The iterator ``EtcdStorage.watch`` returns.
+
+    ``aclose()``, or cancelling a consumer waiting in ``__anext__`` (as with an async
+    generator), ends its pump task and so its etcd stream.
+    """
+
+    def __init__(self, task: asyncio.Task[None], state: _WatchState) -> None:
+        self._task = task
+        self._state = state
+        self._closed = False
+
+    def __aiter__(self) -> EtcdWatch:
+        return self
+
+    async def __anext__(self) -> WatchEvent:
+        state = self._state
+        while not state.events:
+            if self._closed:
+                raise StopAsyncIteration
+            if state.error is not None:
+                self._closed = True
+                raise state.error
+            state.changed.clear()
+            try:
+                await state.changed.wait()
+            except asyncio.CancelledError:
+                self._stop()
+                raise
+        event = state.events.popleft()
+        state.drained.set()
+        return event
+
+    async def aclose(self) -> None:
+        self._stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    def _stop(self) -> None:
+        self._closed = True
+        self._state.events.clear()
+        self._task.cancel()
+
+    def __del__(self) -> None:
+        # An iterator dropped without aclose() must not leave its stream open.
+        if not self._task.done() and not self._task.get_loop().is_closed():
+            self._task.cancel()
 
 
 def _mod_compare(key: bytes, result: Any, revision: int) -> Any:
