@@ -349,12 +349,36 @@ def gvk_index_of(definitions: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str
     return index
 
 
-def build_schema(document: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+# The shared document had its descriptions stripped, and with them every *property* named
+# ``description``. The protobuf table still lists such fields; apiextensions' JSONSchemaProps is
+# not in that table, so it is named here. Upstream types them all as plain strings.
+LOST_DESCRIPTION_PROPERTIES = (
+    "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps",
+)
+
+
+def restore_description_properties(definitions: dict[str, Any], proto: Mapping[str, Any]) -> None:
+    """Put back the ``description`` string properties the stripped document lost."""
+    owners = {
+        f"io.{name[len('k8s.io.') :]}"
+        for name, fields in proto.items()
+        if name.startswith("k8s.io.") and "description" in fields
+    }
+    for name in sorted(owners | set(LOST_DESCRIPTION_PROPERTIES)):
+        definition = definitions.get(name)
+        if definition is not None:
+            definition.setdefault("properties", {}).setdefault("description", {"type": "string"})
+
+
+def build_schema(
+    document: Mapping[str, Any], proto: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], set[str]]:
     converter = Converter()
     raw_definitions = document["definitions"]
     definitions = {
         name: converter.definition(name, raw_definitions[name]) for name in sorted(raw_definitions)
     }
+    restore_description_properties(definitions, proto or {})
     missing_refs = sorted(ref for ref in iter_refs(definitions.values()) if ref not in definitions)
     if missing_refs:
         raise GenerationError(f"dangling $ref targets: {missing_refs[:5]}")
@@ -532,7 +556,8 @@ def dump_json(data: Any) -> bytes:
 
 def write_outputs(out_root: Path, openapi: Path, protobuf: Path) -> list[Path]:
     document = json.loads(openapi.read_text())
-    schema, unknown = build_schema(document)
+    proto = json.loads(protobuf.read_text())
+    schema, unknown = build_schema(document, proto)
     for key in sorted(unknown):
         print(f"gen_schema: warning: keyword {key!r} is not carried over", file=sys.stderr)
 
@@ -549,7 +574,6 @@ def write_outputs(out_root: Path, openapi: Path, protobuf: Path) -> list[Path]:
         zipped.unlink(missing_ok=True)
         written.append(plain)
 
-    proto = json.loads(protobuf.read_text())
     (out_root / PROTOBUF_JSON).write_bytes(dump_json(proto))
     written.append(out_root / PROTOBUF_JSON)
 

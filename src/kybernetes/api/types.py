@@ -830,6 +830,7 @@ JSONSchemaProps = TypedDict(
         "default": "JSON",
         "definitions": "dict[str, JSONSchemaProps]",
         "dependencies": "dict[str, JSONSchemaPropsOrStringArray]",
+        "description": "str",
         "enum": "list[JSON]",
         "example": "JSON",
         "exclusiveMaximum": "bool",
