@@ -360,7 +360,7 @@ LOST_DESCRIPTION_PROPERTIES = (
 def restore_description_properties(definitions: dict[str, Any], proto: Mapping[str, Any]) -> None:
     """Put back the ``description`` string properties the stripped document lost."""
     owners = {
-        f"io.{name[len('k8s.io.') :]}"
+        "io.k8s." + name[len("k8s.io.") :]
         for name, fields in proto.items()
         if name.startswith("k8s.io.") and "description" in fields
     }
