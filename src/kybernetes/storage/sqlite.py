@@ -19,13 +19,14 @@ with one ``executemany`` and commits once: concurrent writers share one fsync (g
 Results and watch events return to the event loop only after the commit is durable; if the
 commit fails, the index is rolled back with it and every operation in the batch fails.
 
-Reads: the event loop keeps a second, sorted copy of the key index as of the last published
-revision. A read at "now" takes keys and revisions from it and fetches the rows by primary key.
-A read at an older revision R also reads the log after R (a range of the primary key): each key
-written after R held, at R, the revision its first later write names as ``prev_revision`` (0:
-it did not exist). Row fetches run on a small pool of reader threads, each with its own
-connection and snapshot; WAL lets them proceed while the writer writes. The index costs memory
-per live key (about 200 bytes), which is what a one-machine store can afford.
+Reads: the event loop keeps a second copy of the key index as of the last published revision
+(a ``KeyIndex``: a dict, with key order merged in lazily for range reads). A read at "now"
+takes keys and revisions from it and fetches the rows by primary key. A read at an older
+revision R also reads the log after R (a range of the primary key): each key written after R
+held, at R, the revision its first later write names as ``prev_revision`` (0: it did not
+exist). Row fetches run on a small pool of reader threads, each with its own connection and
+snapshot; WAL lets them proceed while the writer writes. The index costs memory per live key
+(about 200 bytes), which is what a one-machine store can afford.
 
 Compaction (at revision C) is logical first — ``compact_revision`` is stored, and reads or
 watches below it fail with ``CompactedError`` — then physical, in chunks that are ordinary
@@ -52,7 +53,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sortedcontainers import SortedDict
 
 from kybernetes.storage.errors import (
     CompactedError,
@@ -64,6 +64,7 @@ from kybernetes.storage.errors import (
     UnavailableError,
 )
 from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent, WatchStream
+from kybernetes.storage.keyindex import KeyIndex
 from kybernetes.storage.keys import prefix_end
 from kybernetes.storage.watchhub import WatchHub
 
@@ -141,7 +142,7 @@ class SqliteStorage:
         }
         # The same index as of the last published revision, owned by the event loop: reads
         # at "now" find their rows through it, and ranges come from its key order.
-        self._index: SortedDict[str, tuple[int, int]] = SortedDict(self._live)
+        self._index: KeyIndex[tuple[int, int]] = KeyIndex(self._live)
         self.hub = WatchHub(self._read_history, self._revision)
         self._writer = threading.Thread(
             target=self._write_loop, name="kyb-sqlite-write", daemon=True
@@ -341,9 +342,9 @@ class SqliteStorage:
         for op, value, exc in results:
             if exc is None:
                 if op.code == _CREATE or op.code == _UPDATE:
-                    index[op.key] = (value.mod_revision, value.create_revision)
+                    index.set(op.key, (value.mod_revision, value.create_revision))
                 elif op.code == _DELETE:
-                    del index[op.key]
+                    index.delete(op.key)
         self.hub.publish(events)
         self.hub.advance(revision)
         for op, value, exc in results:
@@ -445,7 +446,7 @@ class SqliteStorage:
             now = self._check(revision)
             at = revision or now
             index = self._index
-            state = {key: index[key][0] for key in index.irange(lo, hi, inclusive=(True, False))}
+            state = {key: index[key][0] for key in index.irange(lo, hi)}
             if at != now:
                 changes = await self._read(self._first_changes, lo, hi, at, now)
                 for key, held in changes.items():
@@ -465,8 +466,7 @@ class SqliteStorage:
 
     async def count(self, prefix: str) -> int:
         self._check(0)
-        index = self._index
-        return index.bisect_left(prefix_end(prefix)) - index.bisect_left(prefix)
+        return self._index.count(prefix, prefix_end(prefix))
 
     async def current_revision(self) -> int:
         return self.hub.revision
