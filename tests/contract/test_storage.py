@@ -429,3 +429,22 @@ async def test_no_lost_update_with_fifty_concurrent_writers(storage: Storage) ->
     final = await storage.get("/counter")
     assert int(final.value) == successes
     assert successes > 0
+
+
+async def test_progress_request_reports_revisions_without_changes(storage: Storage) -> None:
+    base = await storage.current_revision()
+    events = storage.watch("/quiet/", base)
+    try:
+        await storage.create("/quiet/a", b"1")
+        other = await storage.create("/busy/b", b"1")
+        (first,) = await take(events, 1)
+        assert first.key == "/quiet/a"
+        events.request_progress()
+        (progress,) = await take(events, 1)
+        assert progress.type is EventType.PROGRESS
+        assert progress.revision >= other.mod_revision
+        later = await storage.create("/quiet/c", b"1")
+        (nxt,) = await take(events, 1)
+        assert (nxt.type, nxt.revision) == (EventType.ADDED, later.mod_revision)
+    finally:
+        await events.aclose()

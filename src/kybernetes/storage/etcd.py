@@ -454,6 +454,9 @@ class EtcdStorage:
                         key=start, range_end=end, start_revision=max(last, 1), prev_kv=True
                     )
                     await call.write(rpc.WatchRequest(create_request=create))
+                    state.call = call
+                    if state.progress_pending:
+                        await call.write(_PROGRESS_REQUEST)
                     while True:
                         response = await call.read()
                         if response is grpc.aio.EOF:
@@ -465,6 +468,14 @@ class EtcdStorage:
                             raise UnavailableError(f"etcd canceled the watch: {reason}")
                         if response.created:
                             delay = 0.02
+                        if not response.events and not response.created:
+                            # A progress notification: every event up to the header's
+                            # revision has been sent on this stream.
+                            state.progress_pending = False
+                            last = max(last, int(response.header.revision))
+                            progress = WatchEvent(EventType.PROGRESS, "", b"", last)
+                            await state.put([progress])
+                            continue
                         events = [
                             self._event(e) for e in response.events if e.kv.mod_revision > last
                         ]
@@ -480,6 +491,7 @@ class EtcdStorage:
                         message = f"etcd watch: {err.code().name}: {err.details()}"
                         raise UnavailableError(message) from err
                 finally:
+                    state.call = None
                     call.cancel()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -503,6 +515,9 @@ class EtcdStorage:
         return WatchEvent(EventType.MODIFIED, key, kv.value, revision, prev)
 
 
+_PROGRESS_REQUEST: Final = rpc.WatchRequest(progress_request=rpc.WatchProgressRequest())
+
+
 class _WatchState:
     """What a watch's pump task hands its consumer: batches of events, then maybe an error.
 
@@ -515,6 +530,9 @@ class _WatchState:
     def __init__(self) -> None:
         self.events: deque[WatchEvent] = deque()
         self.error: StorageError | None = None
+        # The open gRPC stream, for progress requests (None while reconnecting).
+        self.call: Any = None
+        self.progress_pending = False
         self.changed = asyncio.Event()  # set when events or an error arrive
         self.drained = asyncio.Event()  # set when the consumer takes events
 
@@ -569,6 +587,17 @@ class EtcdWatch(AsyncIterator[WatchEvent]):
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
+    def request_progress(self) -> None:
+        state = self._state
+        if state.progress_pending:
+            return
+        state.progress_pending = True
+        call = state.call
+        if call is not None:
+            # Sent from a task of its own: the consumer must not wait on the stream's writes.
+            task = asyncio.get_running_loop().create_task(call.write(_PROGRESS_REQUEST))
+            task.add_done_callback(_ignore_write_failure)
+
     def _stop(self) -> None:
         self._closed = True
         self._state.events.clear()
@@ -578,6 +607,12 @@ class EtcdWatch(AsyncIterator[WatchEvent]):
         # An iterator dropped without aclose() must not leave its stream open.
         if not self._task.done() and not self._task.get_loop().is_closed():
             self._task.cancel()
+
+
+def _ignore_write_failure(task: asyncio.Task[None]) -> None:
+    # A stream that broke meanwhile is reopened by the pump, which re-sends the request.
+    if not task.cancelled():
+        task.exception()
 
 
 def _mod_compare(key: bytes, result: Any, revision: int) -> Any:

@@ -47,6 +47,8 @@ class EventType(enum.Enum):
     ADDED = "ADDED"
     MODIFIED = "MODIFIED"
     DELETED = "DELETED"
+    #: Not a change: every change under the watch's prefix up to ``revision`` was delivered.
+    PROGRESS = "PROGRESS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ class WatchEvent:
     """One change seen by a watch.
 
     ``revision`` is the revision of the change. ``value`` is the new value, and for DELETED the
-    value the key held just before it was deleted. ``prev_value`` is the value before a
+    value the key held just before it was deleted. A PROGRESS event (only after
+    ``request_progress``) has an empty key and value. ``prev_value`` is the value before a
     MODIFIED change when the backend still has it (``None`` for ADDED, and where compaction
     already forgot it).
     """
@@ -89,6 +92,12 @@ class WatchStream(Protocol):
     async def __anext__(self) -> WatchEvent: ...
 
     async def aclose(self) -> None: ...
+
+    def request_progress(self) -> None:
+        """Ask for a PROGRESS event: once every change up to the store's current revision has
+        been delivered, the stream yields one carrying that revision. A watch cache uses it to
+        know it is up to date although nothing under its prefix changed."""
+        ...
 
 
 class Storage(Protocol):

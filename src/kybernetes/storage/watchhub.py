@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from kybernetes.storage.errors import FutureRevisionError, UnavailableError
-from kybernetes.storage.interface import WatchEvent, WatchStream
+from kybernetes.storage.interface import EventType, WatchEvent, WatchStream
 
 #: Reads committed events under ``prefix`` with ``after < revision <= upto``, in order, at
 #: most ``limit`` of them; raises ``CompactedError`` if ``after`` is below the compacted
@@ -33,13 +33,37 @@ _HISTORY_PAGE = 1000
 
 
 class _Subscription:
-    __slots__ = ("events", "overflowed", "prefix", "wakeup")
+    __slots__ = ("events", "overflowed", "prefix", "progress_wanted", "wakeup")
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.events: deque[WatchEvent] = deque()
         self.overflowed = False
+        self.progress_wanted = False
         self.wakeup = asyncio.Event()
+
+
+class _Stream:
+    """The ``WatchStream`` a hub watch returns: the generator plus progress requests."""
+
+    __slots__ = ("_gen", "_sub")
+
+    def __init__(self, gen: AsyncGenerator[WatchEvent, None], sub: _Subscription) -> None:
+        self._gen = gen
+        self._sub = sub
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> WatchEvent:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        await self._gen.aclose()
+
+    def request_progress(self) -> None:
+        self._sub.progress_wanted = True
+        self._sub.wakeup.set()
 
 
 class WatchHub:
@@ -102,7 +126,7 @@ class WatchHub:
             raise FutureRevisionError(revision, self._published)
         sub = _Subscription(prefix)
         self._subs.add(sub)
-        return self._iterate(sub, revision)
+        return _Stream(self._iterate(sub, revision), sub)
 
     async def _iterate(self, sub: _Subscription, last: int) -> AsyncGenerator[WatchEvent, None]:
         try:
@@ -133,6 +157,11 @@ class WatchHub:
                         yield event
                         last = event.revision
                 if not queue and not sub.overflowed and not self._closed:
+                    if sub.progress_wanted:
+                        # The queue is drained: everything published so far was delivered.
+                        sub.progress_wanted = False
+                        yield WatchEvent(EventType.PROGRESS, "", b"", self._published)
+                        continue
                     sub.wakeup.clear()
                     await sub.wakeup.wait()
         finally:
