@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes import __version__
+from kybernetes.client.kubeconfig import KubeconfigError
 from kybernetes.server.allinone import ServerConfig, run_server
 from kybernetes.storage.errors import StorageError
+from kybernetes.util.pki import PKIError
 
 
 def default_data_dir() -> Path:
@@ -41,6 +43,17 @@ async def _until_signalled(main: Coroutine[Any, Any, None]) -> None:
         await task
 
 
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions inside (possibly nested) exception groups."""
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            out.extend(_leaves(exc))
+        else:
+            out.append(exc)
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kyb", description="Kybernetes: Kubernetes, rebuilt in Python."
@@ -49,12 +62,28 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("version", help="print the version")
     server = sub.add_parser("server", help="run the all-in-one cluster in the foreground")
-    server.add_argument("--data-dir", type=Path, default=None, help="state directory")
-    server.add_argument("--storage", choices=["sqlite", "etcd"], default="sqlite")
+    _server_flags(server)
     server.add_argument(
+        "--no-kubeconfig-merge",
+        action="store_true",
+        help="do not add a kybernetes context to ~/.kube/config",
+    )
+    apiserver = sub.add_parser("apiserver", help="run the API server alone")
+    _server_flags(apiserver)
+    return parser
+
+
+def _server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=None, help="state directory")
+    parser.add_argument("--bind-address", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=6443, help="HTTPS port (0: any free port)")
+    parser.add_argument("--storage", choices=["sqlite", "etcd"], default="sqlite")
+    parser.add_argument(
         "--etcd-servers", default="", help="comma-separated etcd client URLs (--storage etcd)"
     )
-    return parser
+    parser.add_argument(
+        "--token-auth-file", type=Path, default=None, help="static bearer tokens (CSV)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,16 +95,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"kybernetes {__version__}")
         return 0
-    if args.command == "server":
+    if args.command in ("server", "apiserver"):
         config = ServerConfig(
             data_dir=args.data_dir or default_data_dir(),
             storage=args.storage,
             etcd_servers=[s for s in args.etcd_servers.split(",") if s],
+            bind_address=args.bind_address,
+            port=args.port,
+            token_auth_file=args.token_auth_file,
+            merge_kubeconfig=args.command == "server" and not args.no_kubeconfig_merge,
         )
+        failed = False
         try:
             asyncio.run(_until_signalled(run_server(config)))
-        except (OSError, ValueError, StorageError) as exc:
-            print(f"kyb server: {exc}", file=sys.stderr)
-            return 1
-        return 0
+        except* (OSError, ValueError, StorageError, KubeconfigError, PKIError) as group:
+            for exc in _leaves(group):
+                print(f"kyb {args.command}: {exc}", file=sys.stderr)
+            failed = True
+        return 1 if failed else 0
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -1,46 +1,119 @@
-"""``kyb server``: run the cluster's components in one process until interrupted.
+"""``kyb server`` and ``kyb apiserver``: run the control plane in one process until interrupted.
 
-Today it runs the storage engine and its compactor; the API server, scheduler, controllers and
-node agent join it as they are built (see the issues), each as one more task in the group.
+Start-up, in order: open the storage engine; create (or reuse) the cluster PKI under
+``DATA_DIR/pki``; write ``DATA_DIR/kubeconfig`` with admin credentials; start the API server
+and the storage compactor; print one ``kybernetes ready`` line; for ``kyb server``, merge a
+``kybernetes`` context into ``~/.kube/config`` (unless told not to), as kind does. The
+scheduler, controllers and node agent join as they are built, each one more task in the group.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kybernetes.apiserver.app import APIServer, APIServerConfig
+from kybernetes.apiserver.auth.authn import (
+    Authenticator,
+    ClientCertAuthenticator,
+    TokenFileAuthenticator,
+    UnionAuthenticator,
+)
+from kybernetes.client.kubeconfig import (
+    admin_entry,
+    default_kubeconfig_path,
+    merge_into,
+    write_kubeconfig,
+)
 from kybernetes.storage.compactor import DEFAULT_INTERVAL, run_compactor
 from kybernetes.storage.factory import open_storage
+from kybernetes.util.pki import ensure_cluster_pki, ssl_server_context
 
 log = logging.getLogger(__name__)
+
+CONTEXT_NAME = "kybernetes"
 
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """What ``kyb server`` was asked to run."""
+    """What ``kyb server`` / ``kyb apiserver`` was asked to run."""
 
     data_dir: Path
     storage: str = "sqlite"
     etcd_servers: list[str] = field(default_factory=list)
+    bind_address: str = "127.0.0.1"
+    port: int = 6443
+    token_auth_file: Path | None = None
+    merge_kubeconfig: bool = False
+    kubeconfig_path: Path | None = None
     compaction_interval: float = DEFAULT_INTERVAL
+
+
+def _local_names() -> list[str]:
+    """This machine's name and addresses, for the serving certificate's SANs."""
+    name = socket.gethostname()
+    try:
+        _, aliases, addresses = socket.gethostbyname_ex(name)
+    except OSError:
+        return [name]
+    return [name, *aliases, *addresses]
+
+
+def _server_url(bind_address: str, port: int) -> str:
+    host = "127.0.0.1" if bind_address in ("0.0.0.0", "") else bind_address
+    if host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"https://{host}:{port}"
 
 
 async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -> None:
     """Run until cancelled; set ``ready`` (and print one line) once serving."""
     store = await open_storage(config.storage, config.data_dir, config.etcd_servers)
     try:
-        revision = await store.current_revision()
-        keys = await store.count("/")
-        print(
-            f"kybernetes ready: storage={config.storage} data-dir={config.data_dir} "
-            f"revision={revision} keys={keys}",
-            flush=True,
+        hosts = [config.bind_address, *_local_names()]
+        pki = await asyncio.to_thread(ensure_cluster_pki, config.data_dir, hosts=hosts)
+        authenticators: list[Authenticator] = [ClientCertAuthenticator(pki.ca.cert)]
+        if config.token_auth_file is not None:
+            authenticators.append(TokenFileAuthenticator.from_file(config.token_auth_file))
+        api = APIServer(
+            store,
+            APIServerConfig(
+                bind_address=config.bind_address,
+                port=config.port,
+                ssl_context=ssl_server_context(pki),
+                authenticator=UnionAuthenticator(authenticators),
+            ),
         )
-        if ready is not None:
-            ready.set()
+
+        async def on_ready(server: APIServer) -> None:
+            url = _server_url(config.bind_address, server.port)
+            entry = admin_entry(url, pki, CONTEXT_NAME)
+            kubeconfig = config.data_dir / "kubeconfig"
+            await asyncio.to_thread(write_kubeconfig, kubeconfig, entry)
+            if config.merge_kubeconfig:
+                target = config.kubeconfig_path or default_kubeconfig_path()
+                await asyncio.to_thread(
+                    merge_into,
+                    target,
+                    CONTEXT_NAME,
+                    entry.cluster_dict(),
+                    entry.user_dict(),
+                    entry.context_dict(),
+                )
+            print(
+                f"kybernetes ready: {url} storage={config.storage} kubeconfig={kubeconfig}",
+                flush=True,
+            )
+            if ready is not None:
+                ready.set()
+
         async with asyncio.TaskGroup() as group:
+            group.create_task(api.run(on_ready))
             group.create_task(run_compactor(store, config.compaction_interval))
     finally:
         await store.close()

@@ -1,0 +1,312 @@
+"""The API server: routes, the request pipeline, TLS, and its lifecycle.
+
+``APIServer.run()`` opens nothing itself: it is handed a storage engine, builds one registry
+``Store`` per served resource, starts their watch caches, makes sure the default namespaces
+exist, and serves HTTPS until cancelled. Every request passes the same stages, in order:
+authenticate (401 unless it is a health or version probe), authorize, then the handler, which
+decodes, admits, validates and stores. Any ``StatusError`` becomes a ``Status`` body; any
+other exception is logged and answered with 500, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from kybernetes import __version__
+from kybernetes.api import errors
+from kybernetes.api.resources import ResourceInfo, resources
+from kybernetes.apiserver import admission, encoding
+from kybernetes.apiserver.auth.authn import Authenticator, RequestFacts, UserInfo
+from kybernetes.apiserver.auth.authz import (
+    Attributes,
+    Authorizer,
+    default_authorizer,
+    forbidden_message,
+    is_public_path,
+)
+from kybernetes.apiserver.discovery import AGGREGATED_MEDIA_TYPE, Discovery, wants_aggregated
+from kybernetes.apiserver.handlers import ResourceHandler
+from kybernetes.apiserver.namespaces import DEFAULT_NAMESPACES, NamespaceLifecycle
+from kybernetes.apiserver.openapi import OpenAPIV3
+from kybernetes.apiserver.registry import Store
+from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
+from kybernetes.storage.interface import Storage
+
+log = logging.getLogger(__name__)
+
+INFO_KEY = web.RequestKey("info", RequestInfo)
+USER_KEY = web.RequestKey("user", UserInfo)
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": f"v1.32.0+kyb{__version__}",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "python3",
+    "compiler": "cpython",
+    "platform": "linux/amd64",
+}
+
+
+@dataclass
+class APIServerConfig:
+    """How the API server listens and who may call it."""
+
+    bind_address: str = "127.0.0.1"
+    port: int = 6443
+    ssl_context: ssl.SSLContext | None = None
+    authenticator: Authenticator | None = None
+    authorizer: Authorizer = field(default_factory=default_authorizer)
+
+
+class APIServer:
+    """The Kubernetes API over one storage engine."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        config: APIServerConfig,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        served: list[ResourceInfo] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.config = config
+        self.now = now
+        self.served = (
+            served if served is not None else [r for r in resources() if r.enabled_by_default]
+        )
+        self.stores: dict[tuple[str, str], Store] = {}
+        for info in self.served:
+            key = (info.group, info.plural)
+            if key in self.stores:
+                continue  # one store per resource; its preferred version serves it
+            self.stores[key] = Store(
+                info,
+                storage,
+                validator=admission.validate,
+                defaulter=admission.default,
+                now=now,
+            )
+        self.served = [r for r in self.served if self.stores[(r.group, r.plural)].info is r]
+        namespaces = self.stores[("", "namespaces")]
+        self.namespaces = NamespaceLifecycle(namespaces, self.stores)
+        for store in self.stores.values():
+            store.namespace_check = self.namespaces.check_creatable
+        self.handler = ResourceHandler(self.stores, now)
+        address = f"{config.bind_address}:{config.port}"
+        self.discovery = Discovery(self.served, address)
+        self.openapi = OpenAPIV3(self.served)
+        self.metrics = CollectorRegistry()
+        self._requests = Counter(
+            "apiserver_request_total",
+            "API requests by verb, resource and HTTP code.",
+            ["verb", "group", "resource", "subresource", "code"],
+            registry=self.metrics,
+        )
+        self._latency = Histogram(
+            "apiserver_request_duration_seconds",
+            "API request latency by verb and resource (watches excluded).",
+            ["verb", "group", "resource"],
+            registry=self.metrics,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.ready = asyncio.Event()
+        self.port = config.port
+
+    # ----- lifecycle --------------------------------------------------------------------
+
+    async def run(self, on_ready: Callable[[APIServer], Awaitable[None]] | None = None) -> None:
+        """Serve until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            for store in self.stores.values():
+                group.create_task(store.cache.run())
+            for store in self.stores.values():
+                await store.cache.wait_ready()
+            await self.namespaces.ensure_defaults(DEFAULT_NAMESPACES)
+            group.create_task(self.namespaces.run())
+            app = self.make_app()
+            # A client that goes away cancels its handler: watches end with their clients.
+            runner = web.AppRunner(
+                app,
+                access_log=None,
+                handle_signals=False,
+                handler_cancellation=True,
+                shutdown_timeout=5.0,
+            )
+            await runner.setup()
+            site = web.TCPSite(
+                runner,
+                self.config.bind_address,
+                self.config.port,
+                ssl_context=self.config.ssl_context,
+                backlog=1024,
+            )
+            try:
+                await site.start()
+                self.port = _bound_port(runner, self.config.port)
+                self.ready.set()
+                if on_ready is not None:
+                    await on_ready(self)
+                await asyncio.Event().wait()
+            finally:
+                for store in self.stores.values():
+                    store.cache.close_watchers("the server is shutting down")
+                await runner.cleanup()
+
+    def make_app(self) -> web.Application:
+        app = web.Application(
+            middlewares=[self._pipeline], client_max_size=encoding.MAX_BODY + 1024
+        )
+        app.router.add_route("*", "/{tail:.*}", self._route)
+        return app
+
+    # ----- the pipeline -----------------------------------------------------------------
+
+    @web.middleware
+    async def _pipeline(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        started = time.perf_counter()
+        info: RequestInfo | None = None
+        try:
+            watch = parse_bool("watch", request.query.get("watch"))
+            info = parse_request_info(request.method, request.path, watch)
+            request[INFO_KEY] = info
+            if not is_public_path(request.path):
+                user = self._authenticate(request)
+                self._authorize(user, info)
+            response = await handler(request)
+        except errors.StatusError as err:
+            response = encoding.status_response(err)
+        except web.HTTPException:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the server keeps serving; the client gets a Status
+            log.exception("request failed method=%s path=%s", request.method, request.path)
+            response = encoding.status_response(errors.new_internal_error(exc))
+        if info is not None and info.is_resource_request:
+            self._requests.labels(
+                info.verb, info.group, info.resource, info.subresource, str(response.status)
+            ).inc()
+            if info.verb != "watch":
+                self._latency.labels(info.verb, info.group, info.resource).observe(
+                    time.perf_counter() - started
+                )
+        return response
+
+    def _authenticate(self, request: web.Request) -> Any:
+        authenticator = self.config.authenticator
+        if authenticator is None:
+            return None
+        peer_der: bytes | None = None
+        transport = request.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is not None:
+            peer_der = ssl_object.getpeercert(binary_form=True)
+        user = authenticator.authenticate(
+            RequestFacts(peer_cert_der=peer_der, authorization=request.headers.get("Authorization"))
+        )
+        if user is None:
+            raise errors.new_unauthorized("Unauthorized")
+        request[USER_KEY] = user
+        return user
+
+    def _authorize(self, user: Any, info: RequestInfo) -> None:
+        if user is None:
+            return
+        attributes = Attributes(
+            verb=info.verb,
+            api_group=info.group,
+            resource=info.resource,
+            subresource=info.subresource,
+            namespace=info.namespace,
+            name=info.name,
+            path=info.path,
+            resource_request=info.is_resource_request,
+        )
+        decision = self.config.authorizer.authorize(user, attributes)
+        if not decision.allowed:
+            raise errors.new_forbidden(
+                info.resource, info.name, forbidden_message(user, attributes), group=info.group
+            )
+
+    # ----- routing ----------------------------------------------------------------------
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        info = request[INFO_KEY]
+        if info.is_resource_request:
+            return await self.handler.handle(request, info)
+        path = request.path.rstrip("/") or "/"
+        if request.method not in ("GET", "HEAD"):
+            raise errors.new_method_not_supported(path, request.method.lower())
+        if path == "/version":
+            return encoding.json_response(VERSION_INFO)
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok", content_type="text/plain")
+        if path == "/metrics":
+            return web.Response(body=generate_latest(self.metrics), content_type="text/plain")
+        if path.startswith("/openapi/v3"):
+            return self._openapi(request, path)
+        if path in ("/api", "/apis"):
+            return self._discovery_root(request, path == "/api")
+        parts = path.split("/")[1:]
+        if parts[0] == "api" and len(parts) == 2:
+            return self._document(request, self.discovery.resource_list("", parts[1]))
+        if parts[0] == "apis" and len(parts) == 2:
+            return self._document(request, self.discovery.api_group(parts[1]))
+        if parts[0] == "apis" and len(parts) == 3:
+            return self._document(request, self.discovery.resource_list(parts[1], parts[2]))
+        raise errors.NotFound("the server could not find the requested resource")
+
+    def _document(
+        self, request: web.Request, doc: tuple[bytes, str] | None, media_type: str = encoding.JSON
+    ) -> web.Response:
+        if doc is None:
+            raise errors.NotFound("the server could not find the requested resource")
+        body, etag = doc
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=body, headers={"Content-Type": media_type, "ETag": etag})
+
+    def _discovery_root(self, request: web.Request, core: bool) -> web.Response:
+        aggregated = wants_aggregated(request.headers.get("Accept", ""))
+        if aggregated is not None:
+            body, etag = self.discovery.aggregated(core)
+            if aggregated != AGGREGATED_MEDIA_TYPE:
+                body = body.replace(b"apidiscovery.k8s.io/v2", b"apidiscovery.k8s.io/v2beta1", 1)
+            return self._document(request, (body, etag), aggregated)
+        if core:
+            return self._document(request, self.discovery.api_versions())
+        return self._document(request, self.discovery.api_group_list())
+
+    def _openapi(self, request: web.Request, path: str) -> web.Response:
+        reply = self.openapi.serve(
+            path.removeprefix("/openapi/v3").strip("/"),
+            hash=request.query.get("hash"),
+            accept=request.headers.get("Accept"),
+            if_none_match=request.headers.get("If-None-Match"),
+        )
+        return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
+
+
+def _bound_port(runner: web.AppRunner, fallback: int) -> int:
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        for sock in sockets:
+            return int(sock.getsockname()[1])
+    return fallback

@@ -1,0 +1,561 @@
+"""HTTP handlers for resource requests: the REST verbs, watch, and the built-in subresources.
+
+The pipeline of every request is explicit and in upstream's order: authenticate and authorize
+(middleware in ``app.py``), decode, admit (defaults), validate (structural here, semantic in
+the registry), store. Handlers translate HTTP (paths, query parameters, media types) into
+registry calls and registry results back into HTTP; they hold no state of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kybernetes.api import errors, fields, selectors
+from kybernetes.api.resources import ResourceInfo
+from kybernetes.api.schema import find_definition
+from kybernetes.api.validation import structural
+from kybernetes.apiserver import encoding
+from kybernetes.apiserver.fieldsets import supported_fields
+from kybernetes.apiserver.registry import DeleteOptions, ListOptions, Store
+from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool
+from kybernetes.apiserver.watchcache import CachedObject, TooOldError
+
+#: Watches without timeoutSeconds stay open this long (upstream picks 30-60 minutes).
+DEFAULT_WATCH_SECONDS = 1800
+BOOKMARK_INTERVAL = 60.0
+
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
+
+
+def _table_wanted(accept: str) -> bool:
+    return any("as=Table" in part and "g=meta.k8s.io" in part for part in accept.split(","))
+
+
+def _query_int(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.new_bad_request(f"invalid value {value!r} for parameter {name!r}") from None
+
+
+def _dry_run(request: web.Request) -> bool:
+    values = request.query.getall("dryRun", [])
+    for value in values:
+        if value != "All":
+            raise errors.new_bad_request(
+                f'Invalid dry run value: {value!r}: supported values: "All"'
+            )
+    return bool(values)
+
+
+class ResourceHandler:
+    """Serves every request for the resources of one ``Stores`` collection."""
+
+    def __init__(self, stores: dict[tuple[str, str], Store], now: Callable[[], datetime]) -> None:
+        self.stores = stores
+        self.now = now
+
+    def store_for(self, info: RequestInfo) -> Store:
+        store = self.stores.get((info.group, info.resource))
+        if store is None or store.info.version != info.version:
+            raise errors.NotFound("the server could not find the requested resource")
+        return store
+
+    async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        store = self.store_for(info)
+        res = store.info
+        if not res.namespaced and info.namespace and res.plural != "namespaces":
+            raise errors.NotFound("the server could not find the requested resource")
+        if info.subresource:
+            return await self._subresource(request, info, store)
+        verb = info.verb
+        if res.namespaced and not info.namespace and verb not in ("list", "watch"):
+            raise errors.NotFound("the server could not find the requested resource")
+        if not res.has_verb(verb) and not (verb == "watch" and res.has_verb("list")):
+            raise errors.new_method_not_supported(res.plural, verb, group=res.group)
+        if verb == "get":
+            return self._object_response(
+                request,
+                store,
+                await store.get(
+                    info.namespace, info.name, request.query.get("resourceVersion", "")
+                ),
+            )
+        if verb == "list":
+            return await self._list(request, info, store)
+        if verb == "watch":
+            return await self._watch(request, info, store)
+        if verb == "create":
+            return await self._create(request, info, store)
+        if verb == "update":
+            return await self._update(request, info, store, "")
+        if verb == "patch":
+            return await self._patch(request, info, store, "")
+        if verb == "delete":
+            return await self._delete(request, info, store)
+        if verb == "deletecollection":
+            return await self._delete_collection(request, info, store)
+        raise errors.new_method_not_supported(res.plural, verb, group=res.group)
+
+    # ----- output -----------------------------------------------------------------------
+
+    def _with_type(self, res: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+        obj["apiVersion"] = res.api_version
+        obj["kind"] = res.kind
+        return obj
+
+    def _object_response(
+        self, request: web.Request, store: Store, cached: CachedObject, status: int = 200
+    ) -> web.Response:
+        if _table_wanted(request.headers.get("Accept", "")):
+            return encoding.json_response(self._table(request, store.info, [cached.obj]), status)
+        return encoding.raw_json_response(self._typed_json(store.info, cached), status)
+
+    def _typed_json(self, res: ResourceInfo, cached: CachedObject) -> bytes:
+        obj = cached.obj
+        if obj.get("apiVersion") == res.api_version and obj.get("kind") == res.kind:
+            return cached.json
+        return orjson.dumps({**obj, "apiVersion": res.api_version, "kind": res.kind})
+
+    def _table(
+        self,
+        request: web.Request,
+        res: ResourceInfo,
+        objects: list[dict[str, Any]],
+        revision: int | None = None,
+        continue_token: str = "",
+    ) -> dict[str, Any]:
+        from kybernetes.api.tables import to_table
+
+        include = request.query.get("includeObject", "Metadata")
+        table: dict[str, Any] = to_table(res, objects, now=self.now(), include_object=include)
+        meta = table.setdefault("metadata", {})
+        if revision is not None:
+            meta["resourceVersion"] = str(revision)
+        if continue_token:
+            meta["continue"] = continue_token
+        return table
+
+    def _typed(self, res: ResourceInfo, obj: dict[str, Any], status: int = 200) -> web.Response:
+        return encoding.json_response(self._with_type(res, obj), status)
+
+    # ----- list and watch ---------------------------------------------------------------
+
+    def _list_options(self, request: web.Request, info: RequestInfo, store: Store) -> ListOptions:
+        query = request.query
+        try:
+            labels = selectors.parse(query.get("labelSelector", ""))
+        except ValueError as exc:
+            raise errors.new_bad_request(f"unable to parse requirement: {exc}") from None
+        try:
+            field_sel = fields.parse(query.get("fieldSelector", ""))
+        except ValueError as exc:
+            raise errors.new_bad_request(str(exc)) from None
+        allowed = supported_fields(store.info.group, store.info.plural)
+        for name in field_sel.field_names():
+            if name not in allowed:
+                raise errors.new_bad_request(f"field label not supported: {name}")
+        return ListOptions(
+            namespace=info.namespace,
+            labels=labels,
+            fields=field_sel,
+            limit=_query_int(request, "limit") or 0,
+            continue_token=query.get("continue", ""),
+            resource_version=query.get("resourceVersion", ""),
+            resource_version_match=query.get("resourceVersionMatch", ""),
+        )
+
+    async def _list(self, request: web.Request, info: RequestInfo, store: Store) -> web.Response:
+        opts = self._list_options(request, info, store)
+        page = await store.list(opts)
+        res = store.info
+        if _table_wanted(request.headers.get("Accept", "")):
+            return encoding.json_response(
+                self._table(
+                    request, res, [c.obj for c in page.items], page.revision, page.continue_token
+                )
+            )
+        meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
+        if page.continue_token:
+            meta["continue"] = page.continue_token
+            if page.remaining is not None:
+                meta["remainingItemCount"] = page.remaining
+        head = orjson.dumps(
+            {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta}
+        )
+        items = b",".join(self._typed_json(res, c) for c in page.items)
+        return encoding.raw_json_response(head[:-1] + b',"items":[' + items + b"]}")
+
+    async def _watch(
+        self, request: web.Request, info: RequestInfo, store: Store
+    ) -> web.StreamResponse:
+        opts = self._list_options(request, info, store)
+        timeout = _query_int(request, "timeoutSeconds") or DEFAULT_WATCH_SECONDS
+        bookmarks = parse_bool("allowWatchBookmarks", request.query.get("allowWatchBookmarks"))
+        rv = opts.resource_version
+        revision: int | None = None
+        if rv and rv != "0":
+            try:
+                revision = int(rv)
+            except ValueError:
+                raise errors.new_bad_request(f"invalid resourceVersion: {rv!r}") from None
+            await store.wait_for_watch(revision)
+        else:
+            await store.sync()
+        table = _table_wanted(request.headers.get("Accept", ""))
+        response = web.StreamResponse(headers={"Content-Type": encoding.JSON})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        res = store.info
+        key_prefix = store.prefix + store.namespace_prefix(info.namespace)
+        try:
+            watcher = store.cache.watch(revision, store.matcher(opts), key_prefix)
+        except TooOldError as exc:
+            gone = errors.new_resource_expired(str(exc)).to_status()
+            await response.write(orjson.dumps({"type": "ERROR", "object": gone}) + b"\n")
+            return response
+        first_table = True
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    while watcher.events:
+                        kind, cached = watcher.events.popleft()
+                        if table:
+                            obj = self._table(request, res, [cached.obj])
+                            if not first_table:
+                                obj["columnDefinitions"] = []
+                            first_table = False
+                            line = orjson.dumps({"type": kind, "object": obj})
+                        else:
+                            line = (
+                                b'{"type":"'
+                                + kind.encode()
+                                + b'","object":'
+                                + self._typed_json(res, cached)
+                                + b"}"
+                            )
+                        await response.write(line + b"\n")
+                    if watcher.closed:
+                        break
+                    watcher.wakeup.clear()
+                    try:
+                        async with asyncio.timeout(BOOKMARK_INTERVAL if bookmarks else None):
+                            await watcher.wakeup.wait()
+                    except TimeoutError:
+                        if bookmarks:
+                            bookmark = {
+                                "type": "BOOKMARK",
+                                "object": {
+                                    "kind": res.kind,
+                                    "apiVersion": res.api_version,
+                                    "metadata": {"resourceVersion": str(store.cache.revision)},
+                                },
+                            }
+                            await response.write(orjson.dumps(bookmark) + b"\n")
+        except (TimeoutError, ConnectionResetError):
+            pass
+        finally:
+            store.cache.stop_watching(watcher)
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response
+
+    # ----- create and update ------------------------------------------------------------
+
+    async def _decode(
+        self, request: web.Request, res: ResourceInfo, expect_name: str = ""
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Decode, check the type, validate the structure; returns the object and warnings."""
+        body = await encoding.read_body(request)
+        obj = encoding.decode_object(request.headers.get("Content-Type", encoding.JSON), body)
+        return self._check_structure(request, res, obj)
+
+    def _check_structure(
+        self, request: web.Request, res: ResourceInfo, obj: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[str]]:
+        api_version = obj.get("apiVersion")
+        kind = obj.get("kind")
+        if api_version and api_version != res.api_version:
+            raise errors.new_bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API "
+                f"version ({res.api_version})"
+            )
+        if kind and kind != res.kind:
+            raise errors.new_bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
+            )
+        obj["apiVersion"] = res.api_version
+        obj["kind"] = res.kind
+        schema = find_definition(res.definition)
+        warnings: list[str] = []
+        if schema is None:
+            return obj, warnings
+        mode = request.query.get("fieldValidation", "Warn") or "Warn"
+        if mode not in ("Strict", "Warn", "Ignore"):
+            raise errors.new_bad_request(
+                f'fieldValidation parameter unsupported: {mode}: supported values: "Ignore", '
+                '"Warn", "Strict"'
+            )
+        problems = structural.validate_and_prune(obj, schema)
+        wrong_types = [p for p in problems if p.kind is structural.ProblemKind.INVALID_TYPE]
+        prefix = f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}'
+        if wrong_types:
+            raise errors.new_bad_request(
+                f"{prefix}: " + "; ".join(p.message for p in wrong_types[:10])
+            )
+        unknown = [p for p in problems if p.kind is structural.ProblemKind.UNKNOWN_FIELD]
+        if unknown and mode == "Strict":
+            raise errors.new_bad_request(f"{prefix}: {structural.strict_decoding_error(unknown)}")
+        if unknown and mode == "Warn":
+            warnings = [p.message for p in unknown]
+        return obj, warnings
+
+    def _respond_warnings(self, response: web.Response, warnings: list[str]) -> web.Response:
+        for warning in warnings:
+            response.headers.add("Warning", f'299 - "{warning}"')
+        return response
+
+    async def _create(self, request: web.Request, info: RequestInfo, store: Store) -> web.Response:
+        obj, warnings = await self._decode(request, store.info)
+        created = await store.create(info.namespace, obj, dry_run=_dry_run(request))
+        status = 201
+        return self._respond_warnings(self._typed(store.info, created, status), warnings)
+
+    async def _update(
+        self, request: web.Request, info: RequestInfo, store: Store, subresource: str
+    ) -> web.Response:
+        obj, warnings = await self._decode(request, store.info)
+        dry_run = _dry_run(request)
+
+        def replace(_old: dict[str, Any]) -> dict[str, Any]:
+            return copy.deepcopy(obj)
+
+        async def create() -> dict[str, Any]:
+            if not obj.get("metadata", {}).get("name"):
+                obj.setdefault("metadata", {})["name"] = info.name
+            return await store.create(info.namespace, copy.deepcopy(obj), dry_run=dry_run)
+
+        if obj.get("metadata", {}).get("name", info.name) != info.name:
+            raise errors.new_bad_request(
+                f"the name of the object ({obj['metadata']['name']}) does not match the name on "
+                f"the URL ({info.name})"
+            )
+        allow_create = subresource == "" and store.info.plural not in ("pods",)
+        result, created = await store.update(
+            info.namespace,
+            info.name,
+            replace,
+            subresource=subresource,
+            dry_run=dry_run,
+            create=create if allow_create else None,
+        )
+        return self._respond_warnings(
+            self._typed(store.info, result, 201 if created else 200), warnings
+        )
+
+    async def _patch(
+        self, request: web.Request, info: RequestInfo, store: Store, subresource: str
+    ) -> web.Response:
+        from kybernetes.api.patch import apply_patch
+
+        content_type = encoding.media_type(request.headers.get("Content-Type", ""))
+        if content_type not in PATCH_TYPES:
+            raise errors.new_unsupported_media_type(list(PATCH_TYPES))
+        body = await encoding.read_body(request)
+        dry_run = _dry_run(request)
+        res = store.info
+        schema = find_definition(res.definition)
+        warnings: list[str] = []
+
+        if content_type == "application/apply-patch+yaml":
+            return await self._apply(request, info, store, body, subresource)
+
+        def mutate(old: dict[str, Any]) -> dict[str, Any]:
+            old = self._with_type(res, old)
+            patched = apply_patch(content_type, old, body, schema)
+            checked, found = self._check_structure(request, res, patched)
+            warnings.extend(found)
+            return checked
+
+        result, _ = await store.update(
+            info.namespace, info.name, mutate, subresource=subresource, dry_run=dry_run
+        )
+        return self._respond_warnings(self._typed(res, result), warnings)
+
+    async def _apply(
+        self, request: web.Request, info: RequestInfo, store: Store, body: bytes, subresource: str
+    ) -> web.Response:
+        """Server-side apply, simplified: create if absent, else merge the applied fields in.
+
+        Field ownership (managedFields conflicts between managers, removal of fields a manager
+        stopped applying) is not tracked yet.
+        """
+        from kybernetes.api.patch import apply_patch
+
+        if not request.query.get("fieldManager"):
+            raise errors.new_bad_request(
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
+                "required for apply patch"
+            )
+        applied = encoding.decode_yaml(body)
+        if not isinstance(applied, dict):
+            raise errors.new_bad_request("the apply patch must be an object")
+        res = store.info
+        applied, warnings = self._check_structure(request, res, applied)
+        dry_run = _dry_run(request)
+        if applied.get("metadata", {}).get("name", info.name) != info.name:
+            raise errors.new_bad_request(
+                f"the name of the object ({applied['metadata']['name']}) does not match the name "
+                f"on the URL ({info.name})"
+            )
+
+        async def create() -> dict[str, Any]:
+            obj = copy.deepcopy(applied)
+            obj.setdefault("metadata", {})["name"] = info.name
+            return await store.create(info.namespace, obj, dry_run=dry_run)
+
+        merge = orjson.dumps(applied)
+
+        def mutate(old: dict[str, Any]) -> dict[str, Any]:
+            merged = apply_patch(
+                "application/merge-patch+json", self._with_type(res, old), merge, None
+            )
+            return self._check_structure(request, res, merged)[0]
+
+        result, created = await store.update(
+            info.namespace,
+            info.name,
+            mutate,
+            subresource=subresource,
+            dry_run=dry_run,
+            create=create if not subresource else None,
+        )
+        return self._respond_warnings(self._typed(res, result, 201 if created else 200), warnings)
+
+    # ----- delete -----------------------------------------------------------------------
+
+    async def _delete_options(self, request: web.Request) -> DeleteOptions:
+        body = await encoding.read_body(request)
+        opts: dict[str, Any] = {}
+        if body.strip():
+            opts = encoding.decode_object(request.headers.get("Content-Type", encoding.JSON), body)
+        grace = _query_int(request, "gracePeriodSeconds")
+        if grace is None and opts.get("gracePeriodSeconds") is not None:
+            grace = int(opts["gracePeriodSeconds"])
+        policy = request.query.get("propagationPolicy") or opts.get("propagationPolicy") or ""
+        if policy not in ("", "Orphan", "Background", "Foreground"):
+            raise errors.new_bad_request(
+                f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                '"Foreground", "Background", "Orphan"'
+            )
+        if parse_bool("orphanDependents", request.query.get("orphanDependents")) or opts.get(
+            "orphanDependents"
+        ):
+            policy = policy or "Orphan"
+        preconditions = opts.get("preconditions") or {}
+        dry_run = _dry_run(request) or bool(opts.get("dryRun"))
+        return DeleteOptions(
+            grace_period_seconds=grace,
+            propagation_policy=policy,
+            precondition_uid=preconditions.get("uid") or "",
+            precondition_resource_version=preconditions.get("resourceVersion") or "",
+            dry_run=dry_run,
+        )
+
+    async def _delete(self, request: web.Request, info: RequestInfo, store: Store) -> web.Response:
+        opts = await self._delete_options(request)
+        obj, gone = await store.delete(info.namespace, info.name, opts)
+        res = store.info
+        if gone and res.plural != "pods":
+            return encoding.json_response(
+                encoding.success_status(
+                    {
+                        "name": info.name,
+                        "group": res.group,
+                        "kind": res.plural,
+                        "uid": obj["metadata"].get("uid", ""),
+                    }
+                )
+            )
+        return self._typed(res, obj)
+
+    async def _delete_collection(
+        self, request: web.Request, info: RequestInfo, store: Store
+    ) -> web.Response:
+        opts = self._list_options(request, info, store)
+        deleted = await store.delete_collection(opts, await self._delete_options(request))
+        res = store.info
+        return encoding.json_response(
+            {
+                "kind": f"{res.kind}List",
+                "apiVersion": res.api_version,
+                "metadata": {"resourceVersion": str(store.cache.revision)},
+                "items": [self._with_type(res, obj) for obj in deleted],
+            }
+        )
+
+    # ----- subresources -----------------------------------------------------------------
+
+    async def _subresource(
+        self, request: web.Request, info: RequestInfo, store: Store
+    ) -> web.StreamResponse:
+        res = store.info
+        sub = res.subresource(info.subresource)
+        if sub is None:
+            raise errors.NotFound("the server could not find the requested resource")
+        if info.subresource == "status":
+            if info.verb == "get":
+                cached = await store.get(info.namespace, info.name)
+                return self._object_response(request, store, cached)
+            if info.verb == "update":
+                return await self._update(request, info, store, "status")
+            if info.verb == "patch":
+                return await self._patch(request, info, store, "status")
+        if info.subresource == "scale":
+            from kybernetes.apiserver.subresources import scale
+
+            return await scale.handle(self, request, info, store)
+        if info.subresource == "binding" and info.verb == "create":
+            from kybernetes.apiserver.subresources import binding
+
+            return await binding.handle(self, request, info, store)
+        if info.subresource == "eviction" and info.verb == "create":
+            from kybernetes.apiserver.subresources import eviction
+
+            return await eviction.handle(self, request, info, store)
+        if info.subresource == "finalize" and info.verb == "update" and res.plural == "namespaces":
+            return await self._finalize_namespace(request, info, store)
+        raise errors.new_method_not_supported(
+            f"{res.plural}/{info.subresource}", info.verb, group=res.group
+        )
+
+    async def _finalize_namespace(
+        self, request: web.Request, info: RequestInfo, store: Store
+    ) -> web.Response:
+        obj, _ = await self._decode(request, store.info)
+        wanted = (obj.get("spec") or {}).get("finalizers") or []
+
+        def mutate(old: dict[str, Any]) -> dict[str, Any]:
+            old.setdefault("spec", {})["finalizers"] = wanted
+            if not wanted:
+                old["spec"].pop("finalizers")
+            return old
+
+        result, _ = await store.update(info.namespace, info.name, mutate, subresource="finalize")
+        return self._typed(store.info, result)

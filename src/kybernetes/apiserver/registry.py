@@ -1,0 +1,600 @@
+"""The generic registry: every resource's create, read, update, delete over storage.
+
+One ``Store`` per resource. It owns the resource's storage keys and its watch cache, applies
+the kind's ``Strategy`` (strategy.py) and the object metadata rules every kind shares (uid,
+creationTimestamp, generateName, resourceVersion preconditions, finalizers, graceful
+deletion), and is the only place storage errors become API errors (``errors.py``).
+
+Invariants:
+* An object in storage never carries ``metadata.resourceVersion``; every object leaving the
+  store carries the storage revision that wrote it, as a string.
+* Reads without a resourceVersion are consistent: they wait until the watch cache has seen the
+  storage's current revision, so a client always reads its own writes.
+* Writes are conditional on the revision they read (optimistic concurrency); an update that
+  names a stale resourceVersion fails with 409 Conflict, an update that names none is retried
+  against the latest object.
+* Validation and defaulting run before anything is stored; dry runs do everything but store.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+import copy
+import secrets
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from kybernetes.api import errors
+from kybernetes.api.fields import FieldSelector
+from kybernetes.api.meta import new_uid
+from kybernetes.api.resources import ResourceInfo
+from kybernetes.api.selectors import Selector
+from kybernetes.apiserver.fieldsets import fields_func
+from kybernetes.apiserver.strategy import Strategy, strategy_for
+from kybernetes.apiserver.watchcache import CachedObject, WatchCache, decode
+from kybernetes.storage.errors import (
+    CompactedError,
+    ConflictError,
+    FutureRevisionError,
+    KeyExistsError,
+    KeyNotFoundError,
+)
+from kybernetes.storage.interface import Storage
+
+#: Validates an object (``old`` on updates); returns field errors in upstream's words.
+Validator = Callable[[ResourceInfo, dict[str, Any], dict[str, Any] | None], list[errors.FieldError]]
+#: Fills in defaults in place.
+Defaulter = Callable[[ResourceInfo, dict[str, Any]], None]
+
+_SYSTEM_FIELDS = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+)
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_UPDATE_RETRIES = 20
+_CONTINUE_TOO_OLD = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted between "
+    "the time the first chunk was returned and now may show up in the list."
+)
+
+
+def generate_name(prefix: str) -> str:
+    """``prefix`` plus five random characters, as upstream's name generator makes them."""
+    return prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+
+
+def storage_prefix(info: ResourceInfo) -> str:
+    """``/registry/<group or core>/<plural>/``: the keys of every object of a resource."""
+    return f"/registry/{info.group or 'core'}/{info.plural}/"
+
+
+@dataclass(frozen=True, slots=True)
+class ListOptions:
+    namespace: str = ""
+    labels: Selector | None = None
+    fields: FieldSelector | None = None
+    limit: int = 0
+    continue_token: str = ""
+    resource_version: str = ""
+    resource_version_match: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    items: list[CachedObject]
+    revision: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str = ""
+    precondition_uid: str = ""
+    precondition_resource_version: str = ""
+    dry_run: bool = False
+
+
+def encode_continue(revision: int, start_key: str) -> str:
+    token = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start_key})
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = orjson.loads(raw)
+        revision, start = int(data["rv"]), str(data["start"])
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise errors.new_bad_request(f"continue key is not valid: {exc}") from exc
+    if data.get("v") != "meta.k8s.io/v1" or revision <= 0:
+        raise errors.new_bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion"
+        )
+    return revision, start
+
+
+def parse_resource_version(value: str, what: str = "resourceVersion") -> int:
+    try:
+        revision = int(value)
+    except ValueError:
+        raise errors.new_bad_request(f"invalid {what}: {value!r}") from None
+    if revision < 0:
+        raise errors.new_bad_request(f"invalid {what}: {value!r}")
+    return revision
+
+
+class Store:
+    """Everything the API does with one resource's objects."""
+
+    def __init__(
+        self,
+        info: ResourceInfo,
+        storage: Storage,
+        *,
+        validator: Validator,
+        defaulter: Defaulter,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        strategy: Strategy | None = None,
+    ) -> None:
+        self.info = info
+        self.storage = storage
+        self.prefix = storage_prefix(info)
+        self.cache = WatchCache(storage, self.prefix)
+        self.strategy = strategy or strategy_for(info)
+        self.fields = fields_func(info.group, info.plural)
+        self._validate = validator
+        self._default = defaulter
+        self._now = now
+        #: Checked before an object is created in a namespace (set by the server).
+        self.namespace_check: Callable[[str], Awaitable[None]] | None = None
+
+    # ----- keys and encoding ------------------------------------------------------------
+
+    def key(self, namespace: str, name: str) -> str:
+        if self.info.namespaced:
+            return f"{self.prefix}{namespace}/{name}"
+        return f"{self.prefix}{name}"
+
+    def _encode(self, obj: dict[str, Any]) -> bytes:
+        meta_ = obj["metadata"]
+        rv = meta_.pop("resourceVersion", None)
+        try:
+            return orjson.dumps(obj)
+        finally:
+            if rv is not None:
+                meta_["resourceVersion"] = rv
+
+    def _not_found(self, name: str) -> errors.StatusError:
+        return errors.new_not_found(self.info.plural, name, group=self.info.group)
+
+    def _conflict(self, name: str) -> errors.StatusError:
+        return errors.new_conflict(self.info.plural, name, group=self.info.group)
+
+    def _invalid(self, name: str, errs: list[errors.FieldError]) -> errors.StatusError:
+        return errors.new_invalid(self.info.kind, name, errs, group=self.info.group)
+
+    # ----- reads ------------------------------------------------------------------------
+
+    async def sync(self) -> None:
+        """Wait until the cache reflects every write acknowledged so far."""
+        revision = await self.storage.current_revision()
+        if self.cache.revision < revision:
+            self.cache.request_progress()
+        try:
+            await self.cache.wait_for_revision(revision)
+        except TimeoutError:
+            raise errors.Timeout(
+                "Too large resource version: the watch cache did not catch up in time"
+            ) from None
+
+    async def get(self, namespace: str, name: str, resource_version: str = "") -> CachedObject:
+        if resource_version and resource_version != "0":
+            await self._wait_for(parse_resource_version(resource_version))
+        elif not resource_version:
+            await self.sync()
+        else:
+            await self.cache.wait_ready()
+        cached = self.cache.get(self.key(namespace, name))
+        if cached is None:
+            raise self._not_found(name)
+        return cached
+
+    async def wait_for_watch(self, revision: int) -> None:
+        """Wait until a watch from ``revision`` can be served (the cache has reached it)."""
+        await self.cache.wait_ready()
+        await self._wait_for(revision)
+
+    async def _wait_for(self, revision: int) -> None:
+        if self.cache.revision < revision:
+            self.cache.request_progress()
+        try:
+            await self.cache.wait_for_revision(revision)
+        except TimeoutError:
+            raise errors.Timeout(
+                f"Too large resource version: {revision}, current: {self.cache.revision}"
+            ) from None
+
+    def matcher(self, opts: ListOptions) -> Callable[[CachedObject], bool]:
+        """The predicate of a list or watch (namespace, label and field selectors)."""
+        labels = opts.labels if opts.labels is not None and not opts.labels.is_empty else None
+        fields = opts.fields if opts.fields is not None and not opts.fields.is_empty else None
+        fields_fn = self.fields
+
+        def matches(cached: CachedObject) -> bool:
+            if labels is not None and not labels.matches(cached.labels):
+                return False
+            return fields is None or fields.matches(cached.fields(fields_fn))
+
+        return matches
+
+    def namespace_prefix(self, namespace: str) -> str:
+        return f"{namespace}/" if self.info.namespaced and namespace else ""
+
+    async def list(self, opts: ListOptions) -> ListPage:
+        matches = self.matcher(opts)
+        if opts.continue_token:
+            return await self._list_from_storage(opts, matches)
+        rv = opts.resource_version
+        if opts.resource_version_match == "Exact":
+            if not rv:
+                raise errors.new_bad_request(
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided"
+                )
+            return await self._list_from_storage(opts, matches, parse_resource_version(rv))
+        if rv and rv != "0":
+            await self._wait_for(parse_resource_version(rv))
+        elif not rv:
+            await self.sync()
+        else:
+            await self.cache.wait_ready()
+        revision = self.cache.revision
+        selected = self._select(self.cache.items(self.namespace_prefix(opts.namespace)), matches)
+        if opts.limit <= 0:
+            return ListPage(list(selected), revision)
+        page: list[CachedObject] = []
+        for cached in selected:
+            if len(page) == opts.limit:
+                remaining = 1 + sum(1 for _ in selected)
+                token = encode_continue(revision, page[-1].key[len(self.prefix) :])
+                return ListPage(page, revision, token, remaining)
+            page.append(cached)
+        return ListPage(page, revision)
+
+    @staticmethod
+    def _select(
+        items: Iterator[CachedObject], matches: Callable[[CachedObject], bool]
+    ) -> Iterator[CachedObject]:
+        return (cached for cached in items if matches(cached))
+
+    async def _list_from_storage(
+        self, opts: ListOptions, matches: Callable[[CachedObject], bool], revision: int = 0
+    ) -> ListPage:
+        """A list read from storage at one revision: continue pages and Exact reads."""
+        start_after = ""
+        if opts.continue_token:
+            revision, start = decode_continue(opts.continue_token)
+            start_after = self.prefix + start
+        prefix = self.prefix + self.namespace_prefix(opts.namespace)
+        page: list[CachedObject] = []
+        try:
+            while True:
+                chunk = await self.storage.list(
+                    prefix, limit=max(opts.limit, 500), start_after=start_after, revision=revision
+                )
+                revision = chunk.revision
+                for kv in chunk.items:
+                    cached = decode(kv.key, kv.value, kv.mod_revision)
+                    if not matches(cached):
+                        continue
+                    if opts.limit and len(page) == opts.limit:
+                        token = encode_continue(revision, page[-1].key[len(self.prefix) :])
+                        return ListPage(page, revision, token, None)
+                    page.append(cached)
+                if not chunk.more:
+                    return ListPage(page, revision)
+                start_after = chunk.items[-1].key
+        except CompactedError:
+            if opts.continue_token:
+                raise errors.new_resource_expired(_CONTINUE_TOO_OLD) from None
+            raise errors.new_resource_expired(
+                f"too old resource version: {revision} ({self.cache.revision})"
+            ) from None
+        except FutureRevisionError:
+            raise errors.Timeout(
+                f"Too large resource version: {revision}, current: {self.cache.revision}"
+            ) from None
+
+    # ----- writes -----------------------------------------------------------------------
+
+    def _check_namespace(self, obj: dict[str, Any], namespace: str) -> None:
+        meta_ = obj.setdefault("metadata", {})
+        if not isinstance(meta_, dict):
+            raise errors.new_bad_request("metadata must be an object")
+        if self.info.namespaced:
+            body_ns = meta_.get("namespace") or ""
+            if body_ns and body_ns != namespace:
+                raise errors.new_bad_request(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
+            meta_["namespace"] = namespace
+        else:
+            meta_.pop("namespace", None)
+
+    def _validated(self, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        errs = self._validate(self.info, obj, old)
+        if errs:
+            raise self._invalid(obj["metadata"].get("name", ""), errs)
+
+    async def create(
+        self, namespace: str, obj: dict[str, Any], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Create ``obj`` (already decoded and structurally valid) in ``namespace``."""
+        self._check_namespace(obj, namespace)
+        meta_ = obj["metadata"]
+        if not meta_.get("name") and meta_.get("generateName"):
+            meta_["name"] = generate_name(meta_["generateName"])
+        name = meta_.get("name") or ""
+        if self.info.namespaced and self.namespace_check is not None:
+            await self.namespace_check(namespace)
+        self._default(self.info, obj)
+        meta_["uid"] = new_uid()
+        meta_["creationTimestamp"] = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        for transient in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            meta_.pop(transient, None)
+        self.strategy.prepare_for_create(obj)
+        self._validated(obj, None)
+        if dry_run:
+            return obj
+        try:
+            kv = await self.storage.create(self.key(namespace, name), self._encode(obj))
+        except KeyExistsError:
+            raise errors.new_already_exists(self.info.plural, name, group=self.info.group) from None
+        meta_["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    async def _current(self, namespace: str, name: str) -> CachedObject:
+        await self.sync()
+        cached = self.cache.get(self.key(namespace, name))
+        if cached is None:
+            raise self._not_found(name)
+        return cached
+
+    async def update(
+        self,
+        namespace: str,
+        name: str,
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        subresource: str = "",
+        dry_run: bool = False,
+        create: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Read, ``mutate`` a private copy, and write it back conditionally, retrying.
+
+        ``mutate`` returns the new object; if it carries ``metadata.resourceVersion`` the write
+        is conditional on it (409 when stale); otherwise it is retried on the latest object.
+        If the object does not exist and ``create`` is given, it is called instead (PUT and
+        apply create). Returns the stored object and whether it was created.
+        """
+        key = self.key(namespace, name)
+        try:
+            current: CachedObject | None = await self._current(namespace, name)
+        except errors.NotFound:
+            if create is None:
+                raise
+            return await create(), True
+        for _ in range(_UPDATE_RETRIES):
+            if current is None:
+                if create is None:
+                    raise self._not_found(name)
+                return await create(), True
+            old = current.obj
+            new = mutate(copy.deepcopy(old))
+            self._check_namespace(new, namespace)
+            new_meta = new["metadata"]
+            if new_meta.get("name", name) != name:
+                raise errors.new_bad_request(
+                    f"the name of the object ({new_meta.get('name')}) does not match the name on "
+                    f"the URL ({name})"
+                )
+            new_meta["name"] = name
+            wanted_rv = new_meta.get("resourceVersion") or ""
+            if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
+                raise self._conflict(name)
+            self._keep_system_metadata(new_meta, old["metadata"])
+            if subresource != "status":
+                self._default(self.info, new)
+            new = self.strategy.prepare_for_update(new, old, subresource)
+            self._validated(new, old)
+            if new == old:
+                return copy.deepcopy(old), False
+            if dry_run:
+                return new, False
+            if self._being_deleted(new) and self._finalized(new):
+                # The last finalizer went: the object goes.
+                return await self._remove(namespace, name, current.revision, new), False
+            try:
+                kv = await self.storage.update(key, self._encode(new), current.revision)
+            except ConflictError as conflict:
+                if wanted_rv:
+                    raise self._conflict(name) from None
+                current = decode(key, conflict.current.value, conflict.current.mod_revision)
+                continue
+            except KeyNotFoundError:
+                if wanted_rv:
+                    raise self._conflict(name) from None
+                current = None
+                continue
+            new["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            return new, False
+        raise self._conflict(name)
+
+    @staticmethod
+    def _keep_system_metadata(new_meta: dict[str, Any], old_meta: Mapping[str, Any]) -> None:
+        """Fields clients cannot change on update keep their stored values."""
+        for field in (
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
+            if field in old_meta:
+                new_meta[field] = old_meta[field]
+            else:
+                new_meta.pop(field, None)
+        new_meta["resourceVersion"] = old_meta["resourceVersion"]
+
+    def _being_deleted(self, obj: Mapping[str, Any]) -> bool:
+        return bool(obj.get("metadata", {}).get("deletionTimestamp"))
+
+    def _finalized(self, obj: Mapping[str, Any]) -> bool:
+        """No finalizer is left (for namespaces: neither kind of finalizer)."""
+        if obj.get("metadata", {}).get("finalizers"):
+            return False
+        return not (self.strategy.is_namespace and (obj.get("spec") or {}).get("finalizers"))
+
+    async def _remove(
+        self, namespace: str, name: str, revision: int, last: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            kv = await self.storage.delete(self.key(namespace, name), revision)
+        except (ConflictError, KeyNotFoundError):
+            raise self._conflict(name) from None
+        last["metadata"]["resourceVersion"] = str(kv.mod_revision)
+        return last
+
+    async def delete(
+        self, namespace: str, name: str, opts: DeleteOptions
+    ) -> tuple[dict[str, Any], bool]:
+        """Delete (or start deleting) an object; returns it and whether it is gone now.
+
+        Objects with finalizers, and pods on a node given a grace period, get a
+        deletionTimestamp and stay until their finalizers are removed (or the node confirms).
+        """
+        for _ in range(_UPDATE_RETRIES):
+            current = await self._current(namespace, name)
+            obj = copy.deepcopy(current.obj)
+            meta_ = obj["metadata"]
+            if opts.precondition_uid and opts.precondition_uid != meta_.get("uid"):
+                raise errors.new_conflict(
+                    self.info.plural,
+                    name,
+                    f"Precondition failed: UID in precondition: {opts.precondition_uid}, "
+                    f"UID in object meta: {meta_.get('uid')}",
+                    group=self.info.group,
+                )
+            if (
+                opts.precondition_resource_version
+                and opts.precondition_resource_version != meta_["resourceVersion"]
+            ):
+                raise errors.new_conflict(
+                    self.info.plural,
+                    name,
+                    "Precondition failed: ResourceVersion in precondition: "
+                    f"{opts.precondition_resource_version}, ResourceVersion in object meta: "
+                    f"{meta_['resourceVersion']}",
+                    group=self.info.group,
+                )
+            grace = self._grace_period(obj, opts)
+            finalizers = list(meta_.get("finalizers") or [])
+            policy = opts.propagation_policy
+            if policy == "Orphan" and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            if self.strategy.is_namespace:
+                finalizers_pending = bool((obj.get("spec") or {}).get("finalizers")) or bool(
+                    finalizers
+                )
+            else:
+                finalizers_pending = bool(finalizers)
+            if not finalizers_pending and not grace:
+                if opts.dry_run:
+                    return obj, True
+                try:
+                    kv = await self.storage.delete(self.key(namespace, name), current.revision)
+                except ConflictError:
+                    continue
+                except KeyNotFoundError:
+                    raise self._not_found(name) from None
+                meta_["resourceVersion"] = str(kv.mod_revision)
+                return obj, True
+            # Graceful: mark it deleted and let finalizers (or the node) finish the job.
+            now = self._now()
+            if not meta_.get("deletionTimestamp"):
+                meta_["deletionTimestamp"] = (now + timedelta(seconds=grace or 0)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                )
+                meta_["deletionGracePeriodSeconds"] = grace or 0
+                if self.strategy.tracks_generation:
+                    meta_["generation"] = meta_.get("generation", 1) + 1
+            elif grace is not None and grace < (meta_.get("deletionGracePeriodSeconds") or 0):
+                meta_["deletionTimestamp"] = (now + timedelta(seconds=grace)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                )
+                meta_["deletionGracePeriodSeconds"] = grace
+            meta_["finalizers"] = finalizers
+            if self.strategy.is_namespace:
+                obj.setdefault("status", {})["phase"] = "Terminating"
+            if not finalizers:
+                meta_.pop("finalizers")
+            if opts.dry_run:
+                return obj, False
+            if obj == current.obj:
+                return obj, False
+            try:
+                kv = await self.storage.update(
+                    self.key(namespace, name), self._encode(obj), current.revision
+                )
+            except ConflictError:
+                continue
+            except KeyNotFoundError:
+                raise self._not_found(name) from None
+            meta_["resourceVersion"] = str(kv.mod_revision)
+            return obj, False
+        raise self._conflict(name)
+
+    def _grace_period(self, obj: Mapping[str, Any], opts: DeleteOptions) -> int | None:
+        """Seconds a pod gets to stop; ``None`` or 0 means delete now."""
+        if not self.strategy.graceful:
+            return None
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+            # Never scheduled, or already finished: nothing to stop.
+            return 0
+        if opts.grace_period_seconds is not None:
+            return max(opts.grace_period_seconds, 0)
+        return int(spec.get("terminationGracePeriodSeconds", 30))
+
+    async def delete_collection(
+        self, opts: ListOptions, delete_opts: DeleteOptions
+    ) -> builtins.list[dict[str, Any]]:
+        page = await self.list(
+            ListOptions(namespace=opts.namespace, labels=opts.labels, fields=opts.fields)
+        )
+        deleted = []
+        for cached in page.items:
+            meta_ = cached.obj["metadata"]
+            try:
+                obj, _ = await self.delete(meta_.get("namespace", ""), meta_["name"], delete_opts)
+            except errors.NotFound:
+                continue
+            deleted.append(obj)
+        return deleted

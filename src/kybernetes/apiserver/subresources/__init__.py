@@ -1,0 +1,1 @@
+"""Subresources with behaviour of their own: scale, binding, eviction."""
