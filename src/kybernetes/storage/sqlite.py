@@ -12,12 +12,14 @@ Layout (one file, WAL mode, ``synchronous=FULL``):
   carries the object.
 * ``meta(name, value)`` — ``compact_revision`` and the physical compaction's cursor.
 
-Writes: every coroutine hands its operation to one writer thread, which takes whatever is
-queued (up to ``max_batch``), checks each operation against its in-memory index of live keys
-(key -> mod and create revision, rebuilt from the log at open), stages the rows, inserts them
-with one ``executemany`` and commits once: concurrent writers share one fsync (group commit).
-Results and watch events return to the event loop only after the commit is durable; if the
-commit fails, the index is rolled back with it and every operation in the batch fails.
+Writes: the event loop accepts each write — checks it against its index of live keys
+(key -> mod and create revision, including writes accepted but not yet committed), gives it
+the next revision and queues its row. One writer thread takes whatever is queued (up to
+``max_batch``), inserts the rows with one ``executemany`` and commits once: concurrent writers
+share one fsync (group commit), and the writer thread does little but SQLite calls, which
+release the GIL. Results and watch events return to the event loop only after the commit is
+durable. If a commit ever fails, the accepted state no longer matches the file: the store fails
+the queued writes and refuses new ones until it is reopened (which re-reads the log).
 
 Reads: the event loop keeps a second copy of the key index as of the last published revision
 (a ``KeyIndex``: a dict, with key order merged in lazily for range reads). A read at "now"
@@ -48,7 +50,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,7 +62,6 @@ from kybernetes.storage.errors import (
     FutureRevisionError,
     KeyExistsError,
     KeyNotFoundError,
-    StorageError,
     UnavailableError,
 )
 from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent, WatchStream
@@ -90,17 +91,30 @@ _COMPACT_CHUNK = 500
 # in between (only when the key changed meanwhile), and the read then starts over.
 _READ_RETRIES = 5
 
-# Operation codes handled by the writer thread.
-_CREATE, _UPDATE, _DELETE, _COMPACT_START, _COMPACT_CHUNK, _CHECKPOINT = range(6)
+#: One log row: (revision, key, value, create_revision, prev_revision, deleted).
+Row = tuple[int, str, bytes, int, int, int]
 
 
 @dataclass(slots=True)
-class _Op:
+class _Write:
+    """A write the event loop accepted, waiting for the writer thread to commit it."""
+
+    row: Row
+    event: WatchEvent
+    result: KeyValue
+    future: asyncio.Future[KeyValue]
+
+
+# Maintenance the writer thread runs inside its transactions (compaction, checkpoints).
+_COMPACT_START, _COMPACT_CHUNK, _CHECKPOINT = range(3)
+
+
+@dataclass(slots=True)
+class _Maintenance:
     code: int
-    key: str = ""
-    value: bytes = b""
-    expected: int = 0
-    future: asyncio.Future[Any] | None = field(default=None, repr=False)
+    target: int
+    future: asyncio.Future[int]
+    result: int = 0  # set by the writer thread
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -117,11 +131,12 @@ class SqliteStorage:
         self._path = path
         self._max_batch = max_batch
         self._loop = asyncio.get_running_loop()
-        self._ops: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Write | _Maintenance | None] = queue.SimpleQueue()
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="kyb-sqlite-read")
         self._reader_conns: list[sqlite3.Connection] = []
         self._local = threading.local()
         self._closed = False
+        self._failed: UnavailableError | None = None
         conn = _connect(path)
         conn.execute("PRAGMA journal_mode = WAL")
         # Keep the WAL from staying large after a burst: truncate it to this when it resets.
@@ -131,8 +146,10 @@ class SqliteStorage:
         row = conn.execute("SELECT value FROM meta WHERE name = 'compact_revision'").fetchone()
         self._compacted = int(row[0]) if row else 0
         (last,) = conn.execute("SELECT COALESCE(MAX(revision), 0) FROM log").fetchone()
-        self._revision = max(int(last), self._compacted)  # writer-thread owned
-        # The live keys and their (mod, create) revisions, owned by the writer thread.
+        # The last revision handed to an accepted write (committed or not).
+        self._accepted = max(int(last), self._compacted)
+        # The live keys and their (mod, create) revisions including accepted, uncommitted
+        # writes: what conditional writes are checked against.
         self._live: dict[str, tuple[int, int]] = {
             key: (rev, create)
             for key, rev, create, deleted in conn.execute(
@@ -140,10 +157,13 @@ class SqliteStorage:
             )
             if not deleted
         }
-        # The same index as of the last published revision, owned by the event loop: reads
-        # at "now" find their rows through it, and ranges come from its key order.
+        # Values of accepted writes not committed yet, by revision (a conflict or a delete may
+        # need them before they can be read back).
+        self._uncommitted: dict[int, bytes] = {}
+        # The index as of the last committed revision: reads at "now" find their rows through
+        # it, and ranges come from its key order.
         self._index: KeyIndex[tuple[int, int]] = KeyIndex(self._live)
-        self.hub = WatchHub(self._read_history, self._revision)
+        self.hub = WatchHub(self._read_history, self._accepted)
         self._writer = threading.Thread(
             target=self._write_loop, name="kyb-sqlite-write", daemon=True
         )
@@ -155,40 +175,114 @@ class SqliteStorage:
         return cls(str(path), **kwargs)
 
     # ----- writes -------------------------------------------------------------------------
+    #
+    # The event loop accepts a write: it checks it against ``_live``, gives it the next
+    # revision and queues its row. The writer thread commits whatever is queued in one
+    # transaction and hands the batch back; only then are futures resolved and events
+    # published. If a commit fails, the accepted state no longer matches the file: the store
+    # fails every queued write and refuses new ones until it is reopened (which re-reads the
+    # log), rather than guess.
 
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
-        """Queue ``op`` for the writer thread; the future resolves after its commit."""
+    def _writable(self) -> None:
         if self._closed:
             raise UnavailableError("storage is closed")
-        future = op.future = self._loop.create_future()
-        self._ops.put(op)
+        if self._failed is not None:
+            raise self._failed
+
+    def _accept(
+        self, row: Row, kind: EventType, prev_value: bytes | None, result: KeyValue
+    ) -> asyncio.Future[KeyValue]:
+        future: asyncio.Future[KeyValue] = self._loop.create_future()
+        self._uncommitted[row[0]] = row[2]
+        self._queue.put(
+            _Write(row, WatchEvent(kind, row[1], row[2], row[0], prev_value), result, future)
+        )
         return future
 
+    async def _value_of(self, key: str, entry: tuple[int, int]) -> bytes | None:
+        """The value ``key`` holds at ``entry``, or None if the key moved on meanwhile."""
+        value = self._uncommitted.get(entry[0])
+        if value is not None:
+            return value
+        rows = await self._read(self._fetch_rows, (entry[0],))
+        if self._live.get(key) != entry or entry[0] not in rows:
+            return None
+        return rows[entry[0]].value
+
+    async def _conflict(self, key: str, expected: int, entry: tuple[int, int]) -> ConflictError:
+        value = await self._value_of(key, entry)
+        current = KeyValue(key, value if value is not None else b"", entry[1], entry[0])
+        return ConflictError(key, expected, current)
+
     async def create(self, key: str, value: bytes) -> KeyValue:
-        result: KeyValue = await self._submit(_Op(_CREATE, key, value))
-        return result
+        self._writable()
+        if key in self._live:
+            raise KeyExistsError(key)
+        rev = self._accepted = self._accepted + 1
+        self._live[key] = (rev, rev)
+        return await self._accept(
+            (rev, key, value, rev, 0, 0), EventType.ADDED, None, KeyValue(key, value, rev, rev)
+        )
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> KeyValue:
-        result: KeyValue = await self._submit(_Op(_UPDATE, key, value, expected_revision))
-        return result
+        self._writable()
+        entry = self._live.get(key)
+        if entry is None:
+            raise KeyNotFoundError(key)
+        cur_rev, create_rev = entry
+        if expected_revision and expected_revision != cur_rev:
+            raise await self._conflict(key, expected_revision, entry)
+        rev = self._accepted = self._accepted + 1
+        self._live[key] = (rev, create_rev)
+        return await self._accept(
+            (rev, key, value, create_rev, cur_rev, 0),
+            EventType.MODIFIED,
+            self._uncommitted.get(cur_rev),
+            KeyValue(key, value, create_rev, rev),
+        )
 
     async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
-        result: KeyValue = await self._submit(_Op(_DELETE, key, b"", expected_revision))
-        return result
+        while True:
+            self._writable()
+            entry = self._live.get(key)
+            if entry is None:
+                raise KeyNotFoundError(key)
+            cur_rev, create_rev = entry
+            if expected_revision and expected_revision != cur_rev:
+                raise await self._conflict(key, expected_revision, entry)
+            old = await self._value_of(key, entry)
+            if old is None or self._live.get(key) != entry:
+                continue  # written while its value was read: check again
+            self._writable()
+            rev = self._accepted = self._accepted + 1
+            del self._live[key]
+            return await self._accept(
+                (rev, key, old, create_rev, cur_rev, 1),
+                EventType.DELETED,
+                old,
+                KeyValue(key, old, create_rev, rev),
+            )
+
+    async def _maintain(self, code: int, target: int) -> int:
+        self._writable()
+        future: asyncio.Future[int] = self._loop.create_future()
+        self._queue.put(_Maintenance(code, target, future))
+        return await future
 
     async def compact(self, revision: int) -> None:
         if revision > self.hub.revision:
             raise FutureRevisionError(revision, self.hub.revision)
         if revision <= self._compacted:
             return
-        cursor: int = await self._submit(_Op(_COMPACT_START, expected=revision))
+        cursor = await self._maintain(_COMPACT_START, revision)
         while cursor < revision:
-            cursor = await self._submit(_Op(_COMPACT_CHUNK, expected=revision))
-        await self._submit(_Op(_CHECKPOINT))
+            cursor = await self._maintain(_COMPACT_CHUNK, revision)
+        await self._maintain(_CHECKPOINT, 0)
 
     def _write_loop(self) -> None:
         conn = self._writer_conn
-        ops = self._ops
+        ops = self._queue
+        failed: UnavailableError | None = None
         while True:
             first = ops.get()
             if first is None:
@@ -204,114 +298,50 @@ class SqliteStorage:
                     stop = True
                     break
                 batch.append(nxt)
-            self._apply_batch(conn, batch)
+            if failed is None:
+                failed = self._commit(conn, batch)
+            self._loop.call_soon_threadsafe(self._deliver, batch, failed)
             if stop:
                 break
         conn.close()
 
-    def _apply_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
-        results: list[tuple[_Op, Any, BaseException | None]] = []
-        events: list[WatchEvent] = []
-        undo: list[tuple[str, tuple[int, int] | None]] = []
-        rows: dict[int, tuple[int, str, bytes, int, int, int]] = {}
-        start_revision = self._revision
+    def _commit(
+        self, conn: sqlite3.Connection, batch: list[_Write | _Maintenance]
+    ) -> UnavailableError | None:
+        """Write one batch in one transaction; returns the failure, if the commit failed."""
+        rows = [op.row for op in batch if type(op) is _Write]
+        checkpoint = False
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for op in batch:
-                try:
-                    results.append((op, self._apply(conn, op, rows, events, undo), None))
-                except StorageError as exc:
-                    results.append((op, None, exc))
             if rows:
-                conn.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?)", rows.values())
+                conn.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?)", rows)
+            for op in batch:
+                if type(op) is _Maintenance:
+                    checkpoint |= op.code == _CHECKPOINT
+                    op.result = self._run_maintenance(conn, op)
             conn.execute("COMMIT")
-            if any(op.code == _CHECKPOINT for op in batch):
+            if checkpoint:
                 # TRUNCATE resets the WAL to zero bytes once no reader holds an old snapshot
                 # (readers hold one only for the length of a query).
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            self._revision = start_revision
-            for key, entry in reversed(undo):
-                if entry is None:
-                    self._live.pop(key, None)
-                else:
-                    self._live[key] = entry
-            failure = UnavailableError(f"sqlite write failed: {exc}")
-            results = [(op, None, failure) for op in batch]
-            events = []
-        self._loop.call_soon_threadsafe(self._deliver, results, events, self._revision)
+            return UnavailableError(f"sqlite commit failed, reopen the store: {exc}")
+        return None
 
-    @staticmethod
-    def _value_at(
-        conn: sqlite3.Connection,
-        rows: dict[int, tuple[int, str, bytes, int, int, int]],
-        revision: int,
-    ) -> bytes:
-        pending = rows.get(revision)
-        if pending is not None:
-            return pending[2]
-        (value,) = conn.execute("SELECT value FROM log WHERE revision = ?", (revision,)).fetchone()
-        return bytes(value)
-
-    def _apply(
-        self,
-        conn: sqlite3.Connection,
-        op: _Op,
-        rows: dict[int, tuple[int, str, bytes, int, int, int]],
-        events: list[WatchEvent],
-        undo: list[tuple[str, tuple[int, int] | None]],
-    ) -> Any:
-        """Check one operation against the live keys and stage its log row in ``rows``."""
-        code = op.code
-        key = op.key
-        live = self._live
-        if code == _CREATE:
-            if key in live:
-                raise KeyExistsError(key)
-            rev = self._revision + 1
-            rows[rev] = (rev, key, op.value, rev, 0, 0)
-            undo.append((key, None))
-            live[key] = (rev, rev)
-            self._revision = rev
-            events.append(WatchEvent(EventType.ADDED, key, op.value, rev))
-            return KeyValue(key, op.value, rev, rev)
-        if code in (_UPDATE, _DELETE):
-            entry = live.get(key)
-            if entry is None:
-                raise KeyNotFoundError(key)
-            cur_rev, create_rev = entry
-            if op.expected and op.expected != cur_rev:
-                current = KeyValue(key, self._value_at(conn, rows, cur_rev), create_rev, cur_rev)
-                raise ConflictError(key, op.expected, current)
-            rev = self._revision + 1
-            undo.append((key, entry))
-            self._revision = rev
-            if code == _UPDATE:
-                rows[rev] = (rev, key, op.value, create_rev, cur_rev, 0)
-                live[key] = (rev, create_rev)
-                events.append(WatchEvent(EventType.MODIFIED, key, op.value, rev))
-                return KeyValue(key, op.value, create_rev, rev)
-            old = self._value_at(conn, rows, cur_rev)
-            rows[rev] = (rev, key, old, create_rev, cur_rev, 1)
-            del live[key]
-            events.append(WatchEvent(EventType.DELETED, key, old, rev, old))
-            return KeyValue(key, old, create_rev, rev)
-        if code == _COMPACT_START:
-            target = op.expected
-            if target > self._compacted:
+    def _run_maintenance(self, conn: sqlite3.Connection, op: _Maintenance) -> int:
+        if op.code == _COMPACT_START:
+            if op.target > self._compacted:
                 conn.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('compact_revision', ?)", (target,)
+                    "INSERT OR REPLACE INTO meta VALUES ('compact_revision', ?)", (op.target,)
                 )
-                self._compacted = target
+                self._compacted = op.target
             row = conn.execute("SELECT value FROM meta WHERE name = 'compact_cursor'").fetchone()
             return int(row[0]) if row else 0
-        if code == _COMPACT_CHUNK:
-            return self._compact_chunk(conn, op.expected)
-        if code == _CHECKPOINT:
-            return None
-        raise ValueError(f"unknown storage operation {code}")  # pragma: no cover
+        if op.code == _COMPACT_CHUNK:
+            return self._compact_chunk(conn, op.target)
+        return 0
 
     def _compact_chunk(self, conn: sqlite3.Connection, target: int) -> int:
         row = conn.execute("SELECT value FROM meta WHERE name = 'compact_cursor'").fetchone()
@@ -332,29 +362,33 @@ class SqliteStorage:
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('compact_cursor', ?)", (cursor,))
         return cursor
 
-    def _deliver(
-        self,
-        results: list[tuple[_Op, Any, BaseException | None]],
-        events: list[WatchEvent],
-        revision: int,
-    ) -> None:
+    def _deliver(self, batch: list[_Write | _Maintenance], failed: UnavailableError | None) -> None:
+        """On the event loop: publish a committed batch, or fail it."""
+        if failed is not None:
+            self._failed = failed
+            for op in batch:
+                if not op.future.done():
+                    op.future.set_exception(failed)
+            return
         index = self._index
-        for op, value, exc in results:
-            if exc is None:
-                if op.code == _CREATE or op.code == _UPDATE:
-                    index.set(op.key, (value.mod_revision, value.create_revision))
-                elif op.code == _DELETE:
-                    index.delete(op.key)
+        uncommitted = self._uncommitted
+        events = []
+        for op in batch:
+            if type(op) is _Write:
+                row = op.row
+                uncommitted.pop(row[0], None)
+                if row[5]:
+                    index.delete(row[1])
+                else:
+                    index.set(row[1], (row[0], row[3]))
+                events.append(op.event)
         self.hub.publish(events)
-        self.hub.advance(revision)
-        for op, value, exc in results:
-            fut = op.future
-            if fut is None or fut.done():
-                continue
-            if exc is not None:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(value)
+        for op in batch:
+            if isinstance(op, _Write):
+                if not op.future.done():
+                    op.future.set_result(op.result)
+            elif not op.future.done():
+                op.future.set_result(op.result)
 
     # ----- reads --------------------------------------------------------------------------
 
@@ -508,7 +542,7 @@ class SqliteStorage:
         if self._closed:
             return
         self._closed = True
-        self._ops.put(None)
+        self._queue.put(None)
         await asyncio.to_thread(self._writer.join)
         self.hub.close()
         self._readers.shutdown(wait=True)
