@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 
 from kybernetes.storage.errors import FutureRevisionError, UnavailableError
 from kybernetes.storage.interface import EventType, WatchEvent, WatchStream
@@ -74,6 +74,8 @@ class WatchHub:
         self._published = revision
         self._queue_limit = queue_limit
         self._subs: set[_Subscription] = set()
+        self._by_prefix: dict[str, set[_Subscription]] = {}
+        self._unaligned: set[_Subscription] = set()
         self._closed = False
 
     @property
@@ -86,27 +88,60 @@ class WatchHub:
         """How many watches are open."""
         return len(self._subs)
 
+    def _add(self, sub: _Subscription) -> None:
+        self._subs.add(sub)
+        if sub.prefix.endswith("/") or not sub.prefix:
+            self._by_prefix.setdefault(sub.prefix, set()).add(sub)
+        else:
+            self._unaligned.add(sub)
+
+    def _remove(self, sub: _Subscription) -> None:
+        self._subs.discard(sub)
+        self._unaligned.discard(sub)
+        group = self._by_prefix.get(sub.prefix)
+        if group is not None:
+            group.discard(sub)
+            if not group:
+                del self._by_prefix[sub.prefix]
+
+    def _matching(self, key: str) -> Iterator[_Subscription]:
+        """The subscriptions whose prefix ``key`` starts with.
+
+        Prefixes that end at a ``/`` (every watch the API server opens) are found by looking up
+        each ``/``-terminated prefix of the key, so fan-out costs the key's depth, not the
+        number of watches; other prefixes are tested one by one.
+        """
+        by_prefix = self._by_prefix
+        group = by_prefix.get("")
+        if group:
+            yield from group
+        end = key.find("/")
+        while end >= 0:
+            group = by_prefix.get(key[: end + 1])
+            if group:
+                yield from group
+            end = key.find("/", end + 1)
+        for sub in self._unaligned:
+            if key.startswith(sub.prefix):
+                yield sub
+
     def publish(self, events: Sequence[WatchEvent]) -> None:
         """Deliver committed events, in revision order, to the matching watchers."""
         if not events:
             return
         self._published = events[-1].revision
+        touched: set[_Subscription] = set()
+        for event in events:
+            for sub in self._matching(event.key):
+                if not sub.overflowed:
+                    sub.events.append(event)
+                    touched.add(sub)
         limit = self._queue_limit
-        for sub in self._subs:
-            if sub.overflowed:
-                continue
-            prefix = sub.prefix
-            queue = sub.events
-            before = len(queue)
-            for event in events:
-                if event.key.startswith(prefix):
-                    queue.append(event)
-            if len(queue) > limit:
-                queue.clear()
+        for sub in touched:
+            if len(sub.events) > limit:
+                sub.events.clear()
                 sub.overflowed = True
-                sub.wakeup.set()
-            elif len(queue) != before:
-                sub.wakeup.set()
+            sub.wakeup.set()
 
     def advance(self, revision: int) -> None:
         """Record that the store reached ``revision`` without events to publish."""
@@ -125,7 +160,7 @@ class WatchHub:
         if revision > self._published:
             raise FutureRevisionError(revision, self._published)
         sub = _Subscription(prefix)
-        self._subs.add(sub)
+        self._add(sub)
         return _Stream(self._iterate(sub, revision), sub)
 
     async def _iterate(self, sub: _Subscription, last: int) -> AsyncGenerator[WatchEvent, None]:
@@ -165,4 +200,4 @@ class WatchHub:
                     sub.wakeup.clear()
                     await sub.wakeup.wait()
         finally:
-            self._subs.discard(sub)
+            self._remove(sub)
