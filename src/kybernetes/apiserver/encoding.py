@@ -55,13 +55,21 @@ def media_type(content_type: str) -> str:
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The request body, refused with 413 past 3 MiB (upstream's limit)."""
+    """The whole request body, refused with 413 past 3 MiB (upstream's limit).
+
+    ``StreamReader.read(n)`` returns what has arrived so far (at most ``n`` bytes), not ``n``
+    bytes: a body larger than one socket read comes in several pieces, so read to the end.
+    """
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise errors.new_request_entity_too_large("limit is 3145728")
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise errors.new_request_entity_too_large("limit is 3145728")
-    return body
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(MAX_BODY + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise errors.new_request_entity_too_large("limit is 3145728")
+    return b"".join(chunks)
 
 
 def decode_object(content_type: str, body: bytes) -> dict[str, Any]:

@@ -161,8 +161,8 @@ class ResourceHandler:
         query = request.query
         try:
             labels = selectors.parse(query.get("labelSelector", ""))
-        except ValueError as exc:
-            raise errors.new_bad_request(f"unable to parse requirement: {exc}") from None
+        except ValueError as exc:  # the message is upstream's ("unable to parse requirement: ...")
+            raise errors.new_bad_request(str(exc)) from None
         try:
             field_sel = fields.parse(query.get("fieldSelector", ""))
         except ValueError as exc:

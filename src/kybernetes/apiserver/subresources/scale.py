@@ -13,12 +13,16 @@ from aiohttp import web
 
 from kybernetes.api import errors, selectors
 from kybernetes.api.patch import apply_patch
+from kybernetes.api.schema import find_definition
 from kybernetes.apiserver import encoding
 
 if TYPE_CHECKING:
     from kybernetes.apiserver.handlers import ResourceHandler
     from kybernetes.apiserver.registry import Store
     from kybernetes.apiserver.requestinfo import RequestInfo
+
+
+SCALE = "io.k8s.api.autoscaling.v1.Scale"
 
 
 def to_scale(obj: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +66,11 @@ async def handle(
         if info.verb == "update":
             wanted = encoding.decode_object(content_type, body)
         else:
-            wanted = apply_patch(encoding.media_type(content_type), current, body, None)
+            # The Scale schema makes strategic merge patches (the official client's default for
+            # ``patch_namespaced_deployment_scale``) acceptable here, as upstream.
+            wanted = apply_patch(
+                encoding.media_type(content_type), current, body, find_definition(SCALE)
+            )
         replicas = (wanted.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.new_invalid(
