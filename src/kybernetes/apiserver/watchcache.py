@@ -267,7 +267,7 @@ class WatchCache:
                     watcher.events.append(("ADDED", cached))
         else:
             if revision < self._horizon:
-                raise TooOldError(revision, self._horizon + 1)
+                raise TooOldError(revision, self._horizon)
             for event in self.history:
                 if event.revision > revision and event.obj.key.startswith(key_prefix):
                     watcher.offer(event)
