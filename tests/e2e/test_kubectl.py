@@ -280,3 +280,36 @@ def test_get_watch_sees_a_change(cluster: Cluster) -> None:
     finally:
         proc.kill()
         proc.communicate(timeout=10)
+
+
+def test_services_get_cluster_ips_and_node_ports(cluster: Cluster, tmp_path: Path) -> None:
+    out = cluster.kubectl("get", "service", "kubernetes").stdout
+    assert header(out) == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    assert out.splitlines()[1].split()[:5] == [
+        "kubernetes",
+        "ClusterIP",
+        "10.43.0.1",
+        "<none>",
+        "443/TCP",
+    ]
+    manifest = tmp_path / "svc.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: echo\nspec:\n  type: NodePort\n"
+        "  selector: {app: echo}\n  ports:\n  - port: 80\n    targetPort: 8080\n"
+    )
+    cluster.kubectl("apply", "-f", str(manifest))
+    svc = json.loads(cluster.kubectl("get", "svc", "echo", "-o", "json").stdout)
+    assert svc["spec"]["clusterIP"].startswith("10.43.")
+    assert svc["spec"]["clusterIPs"] == [svc["spec"]["clusterIP"]]
+    assert 30000 <= svc["spec"]["ports"][0]["nodePort"] <= 32767
+    assert svc["spec"]["ipFamilies"] == ["IPv4"]
+    taken = svc["spec"]["clusterIP"]
+    manifest.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: clash\nspec:\n"
+        f"  clusterIP: {taken}\n  ports:\n  - port: 80\n"
+    )
+    result = cluster.kubectl("apply", "-f", str(manifest), check=False)
+    assert result.returncode == 1
+    assert "provided IP is already allocated" in result.stderr
+    cluster.kubectl("delete", "svc", "echo")
+    cluster.kubectl("apply", "-f", str(manifest))  # the address is free again

@@ -11,6 +11,7 @@ other exception is logged and answered with 500, never a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -26,6 +27,7 @@ from kybernetes import __version__
 from kybernetes.api import errors
 from kybernetes.api.resources import ResourceInfo, resources
 from kybernetes.apiserver import admission, encoding
+from kybernetes.apiserver.allocator import ServiceAllocator
 from kybernetes.apiserver.auth.authn import Authenticator, RequestFacts, UserInfo
 from kybernetes.apiserver.auth.authz import (
     Attributes,
@@ -69,6 +71,8 @@ class APIServerConfig:
     ssl_context: ssl.SSLContext | None = None
     authenticator: Authenticator | None = None
     authorizer: Authorizer = field(default_factory=default_authorizer)
+    service_cidr: str = "10.43.0.0/16"
+    node_port_range: tuple[int, int] = (30000, 32767)
 
 
 class APIServer:
@@ -101,6 +105,9 @@ class APIServer:
                 now=now,
             )
         self.served = [r for r in self.served if self.stores[(r.group, r.plural)].info is r]
+        services = self.stores[("", "services")]
+        self.allocator = ServiceAllocator(config.service_cidr, config.node_port_range)
+        services.allocator = self.allocator
         namespaces = self.stores[("", "namespaces")]
         self.namespaces = NamespaceLifecycle(namespaces, self.stores)
         for store in self.stores.values():
@@ -135,7 +142,9 @@ class APIServer:
                 group.create_task(store.cache.run())
             for store in self.stores.values():
                 await store.cache.wait_ready()
+            await self._rebuild_allocations()
             await self.namespaces.ensure_defaults(DEFAULT_NAMESPACES)
+            await self._ensure_kubernetes_service()
             group.create_task(self.namespaces.run())
             app = self.make_app()
             # A client that goes away cancels its handler: watches end with their clients.
@@ -165,6 +174,43 @@ class APIServer:
                 for store in self.stores.values():
                     store.cache.close_watchers("the server is shutting down")
                 await runner.cleanup()
+
+    async def _rebuild_allocations(self) -> None:
+        """Make the allocator hold exactly what the stored Services hold."""
+        services = self.stores[("", "services")]
+        await services.sync()
+        self.allocator.rebuild(
+            (cached.obj for cached in services.cache.items()), revision=services.cache.revision
+        )
+
+    async def _ensure_kubernetes_service(self) -> None:
+        """The ``kubernetes`` Service in ``default``, on the first address of the range."""
+        services = self.stores[("", "services")]
+        if services.cache.get(services.key("default", "kubernetes")) is not None:
+            return
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kubernetes",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": self.allocator.kubernetes_service_ip,
+                "ports": [
+                    {
+                        "name": "https",
+                        "port": 443,
+                        "protocol": "TCP",
+                        "targetPort": self.config.port or 6443,
+                    }
+                ],
+                "sessionAffinity": "None",
+            },
+        }
+        with contextlib.suppress(errors.AlreadyExists):
+            await services.create("default", service)
 
     def make_app(self) -> web.Application:
         app = web.Application(

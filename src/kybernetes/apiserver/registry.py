@@ -21,12 +21,13 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+import contextlib
 import copy
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -51,6 +52,34 @@ from kybernetes.storage.interface import Storage
 Validator = Callable[[ResourceInfo, dict[str, Any], dict[str, Any] | None], list[errors.FieldError]]
 #: Fills in defaults in place.
 Defaulter = Callable[[ResourceInfo, dict[str, Any]], None]
+
+
+class Reservation(Protocol):
+    """Values an allocator set aside for one write: committed with the write's revision, or
+    released (by leaving the ``with`` block uncommitted) if the write does not happen."""
+
+    def __enter__(self) -> Reservation: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def commit(self, revision: int) -> None: ...
+
+
+class Allocator(Protocol):
+    """Hands out unique values stored in objects (Service cluster IPs and node ports).
+
+    The Store calls it before validation, as upstream does, so that validation sees the
+    allocated values; it is the only resource-specific hook of the write path.
+    """
+
+    def allocate_for_create(self, obj: dict[str, Any], *, dry_run: bool = False) -> Reservation: ...
+
+    def reconcile_update(
+        self, old: dict[str, Any], new: dict[str, Any], *, dry_run: bool = False
+    ) -> Reservation: ...
+
+    def release_for_delete(self, obj: Mapping[str, Any], *, revision: int = 0) -> None: ...
+
 
 _SYSTEM_FIELDS = (
     "uid",
@@ -161,6 +190,8 @@ class Store:
         self._now = now
         #: Checked before an object is created in a namespace (set by the server).
         self.namespace_check: Callable[[str], Awaitable[None]] | None = None
+        #: Allocates unique values for this resource's objects (services; set by the server).
+        self.allocator: Allocator | None = None
 
     # ----- keys and encoding ------------------------------------------------------------
 
@@ -357,13 +388,20 @@ class Store:
         for transient in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta_.pop(transient, None)
         self.strategy.prepare_for_create(obj)
-        self._validated(obj, None)
-        if dry_run:
-            return obj
-        try:
-            kv = await self.storage.create(self.key(namespace, name), self._encode(obj))
-        except KeyExistsError:
-            raise errors.new_already_exists(self.info.plural, name, group=self.info.group) from None
+        allocator = self.allocator
+        reservation = allocator.allocate_for_create(obj, dry_run=dry_run) if allocator else None
+        with reservation or contextlib.nullcontext():
+            self._validated(obj, None)
+            if dry_run:
+                return obj
+            try:
+                kv = await self.storage.create(self.key(namespace, name), self._encode(obj))
+            except KeyExistsError:
+                raise errors.new_already_exists(
+                    self.info.plural, name, group=self.info.group
+                ) from None
+            if reservation is not None:
+                reservation.commit(kv.mod_revision)
         meta_["resourceVersion"] = str(kv.mod_revision)
         return obj
 
@@ -417,29 +455,42 @@ class Store:
             if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
                 raise self._conflict(name)
             self._keep_system_metadata(new_meta, old["metadata"])
+            allocator = self.allocator if subresource != "status" else None
             if subresource != "status":
                 self._default(self.info, new)
-            new = self.strategy.prepare_for_update(new, old, subresource)
-            self._validated(new, old)
-            if new == old:
-                return copy.deepcopy(old), False
-            if dry_run:
-                return new, False
-            if self._being_deleted(new) and self._finalized(new):
-                # The last finalizer went: the object goes.
-                return await self._remove(namespace, name, current.revision, new), False
-            try:
-                kv = await self.storage.update(key, self._encode(new), current.revision)
-            except ConflictError as conflict:
-                if wanted_rv:
-                    raise self._conflict(name) from None
-                current = decode(key, conflict.current.value, conflict.current.mod_revision)
-                continue
-            except KeyNotFoundError:
-                if wanted_rv:
-                    raise self._conflict(name) from None
-                current = None
-                continue
+            reservation = (
+                allocator.reconcile_update(old, new, dry_run=dry_run) if allocator else None
+            )
+            # Leaving this block without a commit (conflict, no-op, dry run, error) gives
+            # back whatever the allocator set aside for this attempt.
+            with reservation or contextlib.nullcontext():
+                new = self.strategy.prepare_for_update(new, old, subresource)
+                self._validated(new, old)
+                if new == old:
+                    return copy.deepcopy(old), False
+                if dry_run:
+                    return new, False
+                if self._being_deleted(new) and self._finalized(new):
+                    # The last finalizer went: the object goes.
+                    gone = await self._remove(namespace, name, current.revision, new)
+                    if allocator is not None:
+                        revision = int(gone["metadata"]["resourceVersion"])
+                        allocator.release_for_delete(old, revision=revision)
+                    return gone, False
+                try:
+                    kv = await self.storage.update(key, self._encode(new), current.revision)
+                except ConflictError as conflict:
+                    if wanted_rv:
+                        raise self._conflict(name) from None
+                    current = decode(key, conflict.current.value, conflict.current.mod_revision)
+                    continue
+                except KeyNotFoundError:
+                    if wanted_rv:
+                        raise self._conflict(name) from None
+                    current = None
+                    continue
+                if reservation is not None:
+                    reservation.commit(kv.mod_revision)
             new["metadata"]["resourceVersion"] = str(kv.mod_revision)
             return new, False
         raise self._conflict(name)
@@ -533,6 +584,8 @@ class Store:
                     continue
                 except KeyNotFoundError:
                     raise self._not_found(name) from None
+                if self.allocator is not None:
+                    self.allocator.release_for_delete(current.obj, revision=kv.mod_revision)
                 meta_["resourceVersion"] = str(kv.mod_revision)
                 return obj, True
             # Graceful: mark it deleted and let finalizers (or the node) finish the job.

@@ -15,6 +15,7 @@ from typing import Any
 
 from kybernetes.api import defaults
 from kybernetes.api.resources import ResourceInfo
+from kybernetes.apiserver.allocator import drop_type_dependent_fields
 
 StatusFunc = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -73,6 +74,8 @@ class Strategy:
     is_namespace: bool = False
     #: Kind-specific preparation of a new object (after its uid is assigned).
     on_create: Callable[[dict[str, Any]], None] | None = None
+    #: Kind-specific preparation of an update through the main resource.
+    on_update: Callable[[dict[str, Any], Mapping[str, Any]], None] | None = None
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         if self.initial_status is not None:
@@ -112,6 +115,8 @@ class Strategy:
             meta["generation"] = generation
         else:
             meta.pop("generation", None)
+        if self.on_update is not None:
+            self.on_update(new, old)
         return new
 
 
@@ -158,14 +163,24 @@ _INITIAL_STATUS: dict[tuple[str, str], StatusFunc] = {
 
 
 def _prepare_service(service: dict[str, Any]) -> None:
+    # IP families and cluster IPs are the allocator's (allocator.py), as upstream.
     defaults.normalize_cluster_ips(service)
-    defaults.default_service_ip_families(service)
 
 
 _ON_CREATE: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("batch", "jobs"): defaults.generate_job_selector,
     ("", "namespaces"): defaults.prepare_namespace_for_create,
     ("", "services"): _prepare_service,
+}
+
+
+def _update_service(new: dict[str, Any], old: Mapping[str, Any]) -> None:
+    defaults.normalize_cluster_ips(new, dict(old))
+    drop_type_dependent_fields(new, old)
+
+
+_ON_UPDATE: dict[tuple[str, str], Callable[[dict[str, Any], Mapping[str, Any]], None]] = {
+    ("", "services"): _update_service,
 }
 
 
@@ -179,4 +194,5 @@ def strategy_for(info: ResourceInfo) -> Strategy:
         graceful=key == ("", "pods"),
         is_namespace=key == ("", "namespaces"),
         on_create=_ON_CREATE.get(key),
+        on_update=_ON_UPDATE.get(key),
     )
