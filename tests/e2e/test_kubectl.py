@@ -313,3 +313,17 @@ def test_services_get_cluster_ips_and_node_ports(cluster: Cluster, tmp_path: Pat
     assert "provided IP is already allocated" in result.stderr
     cluster.kubectl("delete", "svc", "echo")
     cluster.kubectl("apply", "-f", str(manifest))  # the address is free again
+
+
+def test_get_all_and_describe(cluster: Cluster) -> None:
+    out = cluster.kubectl("get", "all", "-n", "default").stdout
+    assert "service/kubernetes" in out.split()
+    out = cluster.kubectl("describe", "service", "kubernetes").stdout
+    fields = {
+        line.split(":", 1)[0]: line.split(":", 1)[1].strip()
+        for line in out.splitlines()
+        if ":" in line and not line.startswith(" ")
+    }
+    assert fields["IP"] == "10.43.0.1"
+    assert fields["Port"] == "https  443/TCP"
+    assert fields["Events"] == "<none>"
