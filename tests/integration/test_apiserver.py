@@ -321,3 +321,50 @@ async def test_unknown_paths_are_404_status(http: aiohttp.ClientSession) -> None
     status, err = await call(http, "GET", "/apis/nope.example.com/v1/things")
     assert status == 404
     assert err["message"] == "the server could not find the requested resource"
+
+
+async def test_events_are_one_resource_in_two_groups(http: aiohttp.ClientSession) -> None:
+    core = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "e1"},
+        "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default"},
+        "reason": "Started",
+        "message": "Started container web",
+        "type": "Normal",
+        "source": {"component": "kubelet"},
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "count": 1,
+    }
+    status, _ = await call(http, "POST", "/api/v1/namespaces/default/events", core)
+    assert status == 201
+    status, seen = await call(http, "GET", "/apis/events.k8s.io/v1/namespaces/default/events/e1")
+    assert status == 200
+    assert seen["apiVersion"] == "events.k8s.io/v1"
+    assert seen["regarding"]["name"] == "web"
+    assert seen["note"] == "Started container web"
+    assert seen["deprecatedCount"] == 1
+    assert "involvedObject" not in seen
+    modern = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "e2"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "example.com/controller",
+        "reportingInstance": "controller-1",
+        "action": "Scaling",
+        "reason": "Scaled",
+        "regarding": {"kind": "Deployment", "name": "web", "namespace": "default"},
+        "note": "scaled to 3",
+        "type": "Normal",
+    }
+    status, body = await call(
+        http, "POST", "/apis/events.k8s.io/v1/namespaces/default/events", modern
+    )
+    assert status == 201, body
+    status, listed = await call(http, "GET", "/api/v1/namespaces/default/events")
+    by_name = {item["metadata"]["name"]: item for item in listed["items"]}
+    assert by_name["e2"]["involvedObject"]["kind"] == "Deployment"
+    assert by_name["e2"]["message"] == "scaled to 3"
+    assert by_name["e2"]["reportingComponent"] == "example.com/controller"

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from kybernetes.api import errors
+from kybernetes.api import conversion, errors
 from kybernetes.api.fields import FieldSelector
 from kybernetes.api.meta import new_uid
 from kybernetes.api.resources import ResourceInfo
@@ -106,7 +106,17 @@ def generate_name(prefix: str) -> str:
 
 def storage_prefix(info: ResourceInfo) -> str:
     """``/registry/<group or core>/<plural>/``: the keys of every object of a resource."""
-    return f"/registry/{info.group or 'core'}/{info.plural}/"
+    group, plural = _STORED_AS.get((info.group, info.plural), (info.group, info.plural))
+    return f"/registry/{group or 'core'}/{plural}/"
+
+
+Conversion = Callable[[dict[str, Any]], dict[str, Any]]
+
+#: Resources stored as another resource, converted on the way in and out (as upstream).
+_STORED_AS = {("events.k8s.io", "events"): ("", "events")}
+_CONVERSIONS: dict[tuple[str, str], tuple[Conversion, Conversion]] = {
+    ("events.k8s.io", "events"): (conversion.event_to_core, conversion.event_from_core)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +192,11 @@ class Store:
         self.info = info
         self.storage = storage
         self.prefix = storage_prefix(info)
-        self.cache = WatchCache(storage, self.prefix)
+        self._to_stored: Conversion | None = None
+        self._from_stored: Conversion | None = None
+        if (info.group, info.plural) in _CONVERSIONS:
+            self._to_stored, self._from_stored = _CONVERSIONS[(info.group, info.plural)]
+        self.cache = WatchCache(storage, self.prefix, decoder=self._decode_stored)
         self.strategy = strategy or strategy_for(info)
         self.fields = fields_func(info.group, info.plural)
         self._validate = validator
@@ -200,7 +214,15 @@ class Store:
             return f"{self.prefix}{namespace}/{name}"
         return f"{self.prefix}{name}"
 
+    def _decode_stored(self, key: str, value: bytes, revision: int) -> CachedObject:
+        cached = decode(key, value, revision)
+        if self._from_stored is not None:
+            cached.obj = self._from_stored(cached.obj)
+        return cached
+
     def _encode(self, obj: dict[str, Any]) -> bytes:
+        if self._to_stored is not None:
+            obj = self._to_stored(obj)
         meta_ = obj["metadata"]
         rv = meta_.pop("resourceVersion", None)
         try:
@@ -328,7 +350,7 @@ class Store:
                 )
                 revision = chunk.revision
                 for kv in chunk.items:
-                    cached = decode(kv.key, kv.value, kv.mod_revision)
+                    cached = self._decode_stored(kv.key, kv.value, kv.mod_revision)
                     if not matches(cached):
                         continue
                     if opts.limit and len(page) == opts.limit:
@@ -482,7 +504,9 @@ class Store:
                 except ConflictError as conflict:
                     if wanted_rv:
                         raise self._conflict(name) from None
-                    current = decode(key, conflict.current.value, conflict.current.mod_revision)
+                    current = self._decode_stored(
+                        key, conflict.current.value, conflict.current.mod_revision
+                    )
                     continue
                 except KeyNotFoundError:
                     if wanted_rv:

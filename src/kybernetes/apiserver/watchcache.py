@@ -87,6 +87,10 @@ def decode(key: str, value: bytes, revision: int) -> CachedObject:
     return CachedObject(key, obj, revision)
 
 
+#: Turns a stored value into the cached object (``decode``, or a decode plus a conversion).
+Decoder = Callable[[str, bytes, int], CachedObject]
+
+
 @dataclass(eq=False)
 class CacheWatcher:
     """One client's watch on the cache: a filter, and a bounded buffer of matching events."""
@@ -140,9 +144,17 @@ class TooOldError(Exception):
 class WatchCache:
     """One resource's cache; start it with :meth:`run` and wait for :meth:`wait_ready`."""
 
-    def __init__(self, storage: Storage, prefix: str, *, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        prefix: str,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        decoder: Decoder = decode,
+    ) -> None:
         self.storage = storage
         self.prefix = prefix
+        self._decode = decoder
         self.objects: SortedDict[str, CachedObject] = SortedDict()
         self.history: deque[CacheEvent] = deque(maxlen=capacity)
         self.revision = 0
@@ -187,7 +199,7 @@ class WatchCache:
             )
             revision = page.revision
             for kv in page.items:
-                objects[kv.key] = decode(kv.key, kv.value, kv.mod_revision)
+                objects[kv.key] = self._decode(kv.key, kv.value, kv.mod_revision)
             if not page.more:
                 break
             start_after = page.items[-1].key
@@ -220,7 +232,7 @@ class WatchCache:
 
     def _apply(self, event: WatchEvent) -> None:
         prev = self.objects.get(event.key)
-        obj = decode(event.key, event.value, event.revision)
+        obj = self._decode(event.key, event.value, event.revision)
         if event.type is EventType.DELETED:
             self.objects.pop(event.key, None)
             kind = "DELETED"
