@@ -58,3 +58,26 @@ async def test_closing_the_store_ends_watches() -> None:
         await asyncio.wait_for(waiter, 5)
     with pytest.raises(UnavailableError):
         store.watch("/", 0)
+
+
+async def test_prefixes_that_do_not_end_at_a_slash_still_match() -> None:
+    store = MemoryStorage()
+    partial = store.watch("/registry/po", 0)
+    aligned = store.watch("/registry/", 0)
+    everything = store.watch("", 0)
+    try:
+        await store.create("/registry/pods/a", b"1")
+        await store.create("/registry/services/b", b"1")
+        async with asyncio.timeout(5):
+            assert (await anext(partial)).key == "/registry/pods/a"
+            assert [(await anext(aligned)).key for _ in range(2)] == [
+                "/registry/pods/a",
+                "/registry/services/b",
+            ]
+            assert [(await anext(everything)).key for _ in range(2)] == [
+                "/registry/pods/a",
+                "/registry/services/b",
+            ]
+    finally:
+        for stream in (partial, aligned, everything):
+            await stream.aclose()

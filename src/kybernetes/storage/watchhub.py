@@ -104,23 +104,13 @@ class WatchHub:
             if not group:
                 del self._by_prefix[sub.prefix]
 
-    def _matching(self, key: str) -> Iterator[_Subscription]:
-        """The subscriptions whose prefix ``key`` starts with.
+    def _matching_unaligned(self, key: str) -> Iterator[_Subscription]:
+        """Subscriptions with a prefix not ending in ``/`` that ``key`` starts with.
 
-        Prefixes that end at a ``/`` (every watch the API server opens) are found by looking up
-        each ``/``-terminated prefix of the key, so fan-out costs the key's depth, not the
-        number of watches; other prefixes are tested one by one.
+        Prefixes that end at a ``/`` (every watch the API server opens) are found in ``publish``
+        by looking up each ``/``-terminated prefix of the key, so fan-out costs the key's depth,
+        not the number of watches; only the rare other prefixes are tested one by one.
         """
-        by_prefix = self._by_prefix
-        group = by_prefix.get("")
-        if group:
-            yield from group
-        end = key.find("/")
-        while end >= 0:
-            group = by_prefix.get(key[: end + 1])
-            if group:
-                yield from group
-            end = key.find("/", end + 1)
         for sub in self._unaligned:
             if key.startswith(sub.prefix):
                 yield sub
@@ -130,9 +120,24 @@ class WatchHub:
         if not events:
             return
         self._published = events[-1].revision
+        if not self._subs:
+            return
         touched: set[_Subscription] = set()
+        by_prefix = self._by_prefix
+        root = by_prefix.get("")
         for event in events:
-            for sub in self._matching(event.key):
+            key = event.key
+            # Inlined _matching: this runs for every committed write.
+            matched: list[_Subscription] = list(root) if root else []
+            end = key.find("/")
+            while end >= 0:
+                group = by_prefix.get(key[: end + 1])
+                if group:
+                    matched.extend(group)
+                end = key.find("/", end + 1)
+            if self._unaligned:
+                matched.extend(self._matching_unaligned(key))
+            for sub in matched:
                 if not sub.overflowed:
                     sub.events.append(event)
                     touched.add(sub)
