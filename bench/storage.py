@@ -15,9 +15,10 @@ baselines alike):
   in WAL mode with ``synchronous=FULL``, one per transaction and 100 per transaction;
 * ``raw_etcd_puts_per_s_1`` / ``_16`` — bare etcd puts through ``aetcd`` to one member.
 
-The target (issue: foundation) is ``sqlite_writes_per_s_64 >= 0.5 *
-raw_sqlite_batched_writes_per_s``; the ratio is printed and stored as
-``sqlite_64_vs_raw_batched``.
+The target (issue: foundation) is sqlite at 64 writers >= 0.5 x the raw batched rate. This
+machine's fsync latency drifts by tens of percent between seconds, so the ratio is measured
+in alternating rounds (``paired_rounds``) and reported as the median,
+``sqlite_64_vs_raw_batched``, with every round's ratio in ``paired_ratios``.
 """
 
 from __future__ import annotations
@@ -138,6 +139,47 @@ async def backend_figures(name: str, store: Storage, quick: bool, out: dict[str,
     out.update({f"{name}_{k}": v for k, v in watch.items()})
 
 
+def raw_batched(conn: sqlite3.Connection, table: str, batches: int) -> float:
+    """Bare inserts, 100 per transaction, into a fresh table; rows/s."""
+    conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, key TEXT, value BLOB)")
+    payload = _value(0)
+    t0 = time.perf_counter()
+    for b in range(batches):
+        conn.execute("BEGIN")
+        for i in range(100):
+            conn.execute(
+                f"INSERT INTO {table} (key, value) VALUES (?, ?)", (f"/b/{b}/{i}", payload)
+            )
+        conn.execute("COMMIT")
+    return batches * 100 / (time.perf_counter() - t0)
+
+
+async def paired_rounds(tmp: Path, quick: bool) -> dict[str, Any]:
+    """The target's ratio, measured in alternating rounds so disk-latency drift hits both.
+
+    Each round runs the raw batched baseline, then 64 writers through SqliteStorage, on
+    fresh files of their own; the figure is the median of the rounds' ratios.
+    """
+    rounds = 2 if quick else 5
+    ratios = []
+    for r in range(rounds):
+        conn = sqlite3.connect(str(tmp / f"pair-raw-{r}.db"), isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        raw = raw_batched(conn, "kv", 60 if quick else 200)
+        conn.close()
+        store = await SqliteStorage.open(tmp / f"pair-store-{r}.db")
+        try:
+            ours = await writes_per_s(store, "/pair", 64, 6000 if quick else 20000)
+        finally:
+            await store.close()
+        ratios.append(ours / raw)
+    return {
+        "sqlite_64_vs_raw_batched": statistics.median(ratios),
+        "paired_ratios": [round(x, 3) for x in ratios],
+    }
+
+
 def raw_sqlite(path: Path, quick: bool) -> dict[str, float]:
     """Bare sqlite3 inserts, WAL + synchronous=FULL, one per transaction and batched by 100."""
     conn = sqlite3.connect(str(path), isolation_level=None)
@@ -152,14 +194,7 @@ def raw_sqlite(path: Path, quick: bool) -> dict[str, float]:
         conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (f"/single/{i}", payload))
         conn.execute("COMMIT")
     one = single / (time.perf_counter() - t0)
-    batches = 100 if quick else 500
-    t0 = time.perf_counter()
-    for b in range(batches):
-        conn.execute("BEGIN")
-        for i in range(100):
-            conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (f"/batch/{b}/{i}", payload))
-        conn.execute("COMMIT")
-    batched = batches * 100 / (time.perf_counter() - t0)
+    batched = raw_batched(conn, "kv_batched", 100 if quick else 500)
     conn.close()
     return {"raw_sqlite_writes_per_s": one, "raw_sqlite_batched_writes_per_s": batched}
 
@@ -198,7 +233,11 @@ def _print(results: dict[str, Any]) -> None:
     print(f"{'figure':<{width}}  value")
     print(f"{'-' * width}  ------------")
     for key, value in results.items():
-        shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
+        shown = (
+            f"{value:,.3f}"
+            if isinstance(value, float) and value < 10
+            else (f"{value:,.2f}" if isinstance(value, float) else str(value))
+        )
         print(f"{key:<{width}}  {shown}")
 
 
@@ -212,9 +251,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             await backend_figures("sqlite", store, args.quick, results)
         finally:
             await store.close()
-        results["sqlite_64_vs_raw_batched"] = (
-            results["sqlite_writes_per_s_64"] / results["raw_sqlite_batched_writes_per_s"]
-        )
+        results.update(await paired_rounds(tmp, args.quick))
         if not args.no_etcd:
             if shutil.which("etcd") is None:
                 sys.exit("etcd is not installed (make setup installs it), or pass --no-etcd")
