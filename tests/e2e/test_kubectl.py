@@ -327,3 +327,40 @@ def test_get_all_and_describe(cluster: Cluster) -> None:
     assert fields["IP"] == "10.43.0.1"
     assert fields["Port"] == "https  443/TCP"
     assert fields["Events"] == "<none>"
+
+
+def test_server_side_apply_owns_fields(cluster: Cluster, tmp_path: Path) -> None:
+    manifest = tmp_path / "owned.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\ndata:\n  a: '1'\n  b: '2'\n"
+    )
+    cluster.kubectl("apply", "--server-side", "-f", str(manifest))
+    obj = json.loads(
+        cluster.kubectl("get", "cm", "owned", "-o", "json", "--show-managed-fields").stdout
+    )
+    (entry,) = obj["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"]) == ("kubectl", "Apply")
+    assert entry["fieldsV1"] == {"f:data": {"f:a": {}, "f:b": {}}}
+    # Dropping a field from the applied configuration removes it.
+    manifest.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\ndata:\n  a: '1'\n"
+    )
+    cluster.kubectl("apply", "--server-side", "-f", str(manifest))
+    obj = json.loads(cluster.kubectl("get", "cm", "owned", "-o", "json").stdout)
+    assert obj["data"] == {"a": "1"}
+    # Another manager changing a field it does not own conflicts, unless it forces.
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\ndata:\n  a: '9'\n")
+    result = cluster.kubectl(
+        "apply", "--server-side", "--field-manager=rival", "-f", str(other), check=False
+    )
+    assert result.returncode == 1
+    assert 'Apply failed with 1 conflict: conflict with "kubectl": .data.a' in result.stderr
+    cluster.kubectl(
+        "apply", "--server-side", "--field-manager=rival", "--force-conflicts", "-f", str(other)
+    )
+    obj = json.loads(
+        cluster.kubectl("get", "cm", "owned", "-o", "json", "--show-managed-fields").stdout
+    )
+    assert obj["data"] == {"a": "9"}
+    assert [e["manager"] for e in obj["metadata"]["managedFields"]] == ["rival"]

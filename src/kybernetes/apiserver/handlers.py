@@ -19,6 +19,7 @@ import orjson
 from aiohttp import web
 
 from kybernetes.api import errors, fields, selectors
+from kybernetes.api.apply import apply, manager_from_user_agent, reset_fields
 from kybernetes.api.resources import ResourceInfo
 from kybernetes.api.schema import find_definition
 from kybernetes.api.validation import structural
@@ -52,6 +53,21 @@ def _query_int(request: web.Request, name: str) -> int | None:
         return int(value)
     except ValueError:
         raise errors.new_bad_request(f"invalid value {value!r} for parameter {name!r}") from None
+
+
+def _field_manager(request: web.Request) -> str:
+    """``?fieldManager=``, or upstream's default: the User-Agent up to its first ``/``."""
+    manager = request.query.get("fieldManager")
+    if manager is None:
+        return manager_from_user_agent(request.headers.get("User-Agent", ""))
+    if len(manager.encode()) > 128 or not manager.isprintable():
+        raise errors.new_invalid(
+            "PatchOptions",
+            "",
+            [errors.invalid("fieldManager", manager, "must be printable and at most 128 bytes")],
+            group="meta.k8s.io",
+        )
+    return manager
 
 
 def _dry_run(request: web.Request) -> bool:
@@ -333,7 +349,9 @@ class ResourceHandler:
 
     async def _create(self, request: web.Request, info: RequestInfo, store: Store) -> web.Response:
         obj, warnings = await self._decode(request, store.info)
-        created = await store.create(info.namespace, obj, dry_run=_dry_run(request))
+        created = await store.create(
+            info.namespace, obj, dry_run=_dry_run(request), field_manager=_field_manager(request)
+        )
         status = 201
         return self._respond_warnings(self._typed(store.info, created, status), warnings)
 
@@ -342,6 +360,7 @@ class ResourceHandler:
     ) -> web.Response:
         obj, warnings = await self._decode(request, store.info)
         dry_run = _dry_run(request)
+        manager = _field_manager(request)
 
         def replace(_old: dict[str, Any]) -> dict[str, Any]:
             return copy.deepcopy(obj)
@@ -349,7 +368,9 @@ class ResourceHandler:
         async def create() -> dict[str, Any]:
             if not obj.get("metadata", {}).get("name"):
                 obj.setdefault("metadata", {})["name"] = info.name
-            return await store.create(info.namespace, copy.deepcopy(obj), dry_run=dry_run)
+            return await store.create(
+                info.namespace, copy.deepcopy(obj), dry_run=dry_run, field_manager=manager
+            )
 
         if obj.get("metadata", {}).get("name", info.name) != info.name:
             raise errors.new_bad_request(
@@ -364,6 +385,7 @@ class ResourceHandler:
             subresource=subresource,
             dry_run=dry_run,
             create=create if allow_create else None,
+            field_manager=manager,
         )
         return self._respond_warnings(
             self._typed(store.info, result, 201 if created else 200), warnings
@@ -385,6 +407,13 @@ class ResourceHandler:
 
         if content_type == "application/apply-patch+yaml":
             return await self._apply(request, info, store, body, subresource)
+        if "force" in request.query:
+            raise errors.new_invalid(
+                "PatchOptions",
+                "",
+                [errors.forbidden("force", "may not be specified for non-apply patch")],
+                group="meta.k8s.io",
+            )
 
         def mutate(old: dict[str, Any]) -> dict[str, Any]:
             old = self._with_type(res, old)
@@ -394,21 +423,25 @@ class ResourceHandler:
             return checked
 
         result, _ = await store.update(
-            info.namespace, info.name, mutate, subresource=subresource, dry_run=dry_run
+            info.namespace,
+            info.name,
+            mutate,
+            subresource=subresource,
+            dry_run=dry_run,
+            field_manager=_field_manager(request),
         )
         return self._respond_warnings(self._typed(res, result), warnings)
 
     async def _apply(
         self, request: web.Request, info: RequestInfo, store: Store, body: bytes, subresource: str
     ) -> web.Response:
-        """Server-side apply, simplified: create if absent, else merge the applied fields in.
+        """Server-side apply: create if absent, else merge with field ownership (api/apply.py).
 
-        Field ownership (managedFields conflicts between managers, removal of fields a manager
-        stopped applying) is not tracked yet.
+        The applied configuration is checked against the schema by ``apply`` itself (upstream's
+        "field not declared in schema"), then the result structurally, like any write.
         """
-        from kybernetes.api.patch import apply_patch
-
-        if not request.query.get("fieldManager"):
+        manager = request.query.get("fieldManager")
+        if not manager:
             raise errors.new_bad_request(
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
                 "required for apply patch"
@@ -417,31 +450,42 @@ class ResourceHandler:
         if not isinstance(applied, dict):
             raise errors.new_bad_request("the apply patch must be an object")
         res = store.info
-        applied, warnings = self._check_structure(request, res, applied)
-        dry_run = _dry_run(request)
-        if applied.get("metadata", {}).get("name", info.name) != info.name:
+        if (applied.get("metadata") or {}).get("name", info.name) != info.name:
             raise errors.new_bad_request(
                 f"the name of the object ({applied['metadata']['name']}) does not match the name "
                 f"on the URL ({info.name})"
             )
+        force = parse_bool("force", request.query.get("force"))
+        dry_run = _dry_run(request)
+        warnings: list[str] = []
+        ignored = reset_fields(subresource, has_status=store.strategy.has_status)
+
+        def applied_to(old: dict[str, Any] | None) -> dict[str, Any]:
+            live = self._with_type(res, old) if old is not None else None
+            obj = apply(
+                live,
+                applied,
+                manager,
+                force=force,
+                api_version=res.api_version,
+                schema=store.schema,
+                now=self.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                kind=res.kind,
+                subresource=subresource,
+                ignored=ignored,
+            )
+            obj.setdefault("metadata", {}).setdefault("name", info.name)
+            checked, found = self._check_structure(request, res, obj)
+            warnings.extend(found)
+            return checked
 
         async def create() -> dict[str, Any]:
-            obj = copy.deepcopy(applied)
-            obj.setdefault("metadata", {})["name"] = info.name
-            return await store.create(info.namespace, obj, dry_run=dry_run)
-
-        merge = orjson.dumps(applied)
-
-        def mutate(old: dict[str, Any]) -> dict[str, Any]:
-            merged = apply_patch(
-                "application/merge-patch+json", self._with_type(res, old), merge, None
-            )
-            return self._check_structure(request, res, merged)[0]
+            return await store.create(info.namespace, applied_to(None), dry_run=dry_run)
 
         result, created = await store.update(
             info.namespace,
             info.name,
-            mutate,
+            applied_to,
             subresource=subresource,
             dry_run=dry_run,
             create=create if not subresource else None,

@@ -32,9 +32,11 @@ from typing import Any, Protocol
 import orjson
 
 from kybernetes.api import conversion, errors
+from kybernetes.api.apply import record_update, reset_fields
 from kybernetes.api.fields import FieldSelector
 from kybernetes.api.meta import new_uid
 from kybernetes.api.resources import ResourceInfo
+from kybernetes.api.schema import find_definition
 from kybernetes.api.selectors import Selector
 from kybernetes.apiserver.fieldsets import fields_func
 from kybernetes.apiserver.strategy import Strategy, strategy_for
@@ -199,6 +201,7 @@ class Store:
         self.cache = WatchCache(storage, self.prefix, decoder=self._decode_stored)
         self.strategy = strategy or strategy_for(info)
         self.fields = fields_func(info.group, info.plural)
+        self.schema = find_definition(info.definition)
         self._validate = validator
         self._default = defaulter
         self._now = now
@@ -393,10 +396,40 @@ class Store:
         if errs:
             raise self._invalid(obj["metadata"].get("name", ""), errs)
 
-    async def create(
-        self, namespace: str, obj: dict[str, Any], *, dry_run: bool = False
+    def _record(
+        self,
+        old: dict[str, Any] | None,
+        new: dict[str, Any],
+        field_manager: str | None,
+        subresource: str,
     ) -> dict[str, Any]:
-        """Create ``obj`` (already decoded and structurally valid) in ``namespace``."""
+        """``new`` with the fields this write changed owned by ``field_manager``."""
+        if field_manager is None:
+            return new
+        return record_update(
+            old,
+            new,
+            field_manager,
+            api_version=self.info.api_version,
+            schema=self.schema,
+            now=self._now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            subresource=subresource,
+            ignored=reset_fields(subresource, has_status=self.strategy.has_status),
+        )
+
+    async def create(
+        self,
+        namespace: str,
+        obj: dict[str, Any],
+        *,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+    ) -> dict[str, Any]:
+        """Create ``obj`` (already decoded and structurally valid) in ``namespace``.
+
+        With a ``field_manager`` the fields it set are recorded in ``managedFields`` (apply
+        records its own and passes none).
+        """
         self._check_namespace(obj, namespace)
         meta_ = obj["metadata"]
         if not meta_.get("name") and meta_.get("generateName"):
@@ -405,6 +438,9 @@ class Store:
         if self.info.namespaced and self.namespace_check is not None:
             await self.namespace_check(namespace)
         self._default(self.info, obj)
+        # Owned as defaulted, before server-set fields (uid, status, allocations), as upstream.
+        obj = self._record(None, obj, field_manager, "")
+        meta_ = obj["metadata"]
         meta_["uid"] = new_uid()
         meta_["creationTimestamp"] = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
         for transient in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -443,6 +479,7 @@ class Store:
         subresource: str = "",
         dry_run: bool = False,
         create: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        field_manager: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Read, ``mutate`` a private copy, and write it back conditionally, retrying.
 
@@ -480,6 +517,7 @@ class Store:
             allocator = self.allocator if subresource != "status" else None
             if subresource != "status":
                 self._default(self.info, new)
+            new = self._record(old, new, field_manager, subresource)
             reservation = (
                 allocator.reconcile_update(old, new, dry_run=dry_run) if allocator else None
             )
