@@ -19,11 +19,12 @@ Invariants:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from kybernetes.util import gofmt
 
 __all__ = [
     "OPTIMISTIC_LOCK_ERROR_MSG",
@@ -125,32 +126,6 @@ def go_quote(text: str) -> str:
     return "".join(out)
 
 
-def _go_float(value: float) -> str:
-    """Render a float as Go's ``%v``: shortest digits, ``%e`` form from 1e+06 and below 1e-04."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    # repr() gives the shortest round-tripping digits, as Go does; only the layout differs.
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    point = len(whole) + int(exp_text or "0") - (len(whole + frac) - len(digits))
-    digits = digits.rstrip("0")
-    exp10 = point - 1
-    sign = "-" if value < 0 else ""
-    if exp10 < -4 or exp10 >= 6:
-        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{head}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
 def _go_value(value: object) -> str:
     """Render a bad value the way ``field.Error.ErrorBody`` does."""
     if value is None:
@@ -160,7 +135,7 @@ def _go_value(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _go_float(value)
+        return gofmt.format_v(value)
     if isinstance(value, str):
         return go_quote(value)
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):

@@ -37,6 +37,7 @@ import orjson
 
 from kybernetes.api.errors import go_quote
 from kybernetes.api.schema import FieldKind, FieldSchema, TypeSchema, object_meta
+from kybernetes.util import gofmt
 
 __all__ = [
     "EMPTY",
@@ -105,35 +106,6 @@ def _go_string(text: str) -> str:
     return "".join(out)
 
 
-def _digits(value: float) -> tuple[str, int]:
-    """The shortest round-tripping digits of ``abs(value)`` (no leading or trailing zeros) and
-    the position of the decimal point: ``value == 0.<digits> * 10**point``."""
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    point = len(whole) + int(exp_text or "0") - (len(whole + frac) - len(digits))
-    return digits.rstrip("0"), point
-
-
-def _go_float(value: float) -> str:
-    """``encoding/json``'s float64: fixed notation unless below 1e-6 or from 1e21 on."""
-    if value == 0:
-        return "0"
-    digits, point = _digits(value)
-    sign = "-" if value < 0 else ""
-    if abs(value) < 1e-6 or abs(value) >= 1e21:
-        exp10 = point - 1
-        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        exp_sign = "-" if exp10 < 0 else "+"
-        exp_digits = str(abs(exp10)) if exp10 < 0 else f"{exp10:02d}"
-        return f"{sign}{head}e{exp_sign}{exp_digits}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
 def go_json(value: Any) -> str:
     """Compact JSON as Go encodes an unstructured value: map keys sorted, HTML characters
     escaped, integral floats without a fraction."""
@@ -146,7 +118,7 @@ def go_json(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _go_float(value)
+        return gofmt.format_json(value)
     if isinstance(value, str):
         return _go_string(value)
     if isinstance(value, Mapping):
@@ -302,7 +274,7 @@ def _go_value_string(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _go_float_v(value)
+        return gofmt.format_v(value)
     if isinstance(value, str):
         return go_quote(value)
     if isinstance(value, list | tuple):
@@ -310,23 +282,6 @@ def _go_value_string(value: Any) -> str:
     if isinstance(value, Mapping):
         return "".join(f"{k}={_go_value_string(v)}" for k, v in value.items())
     return str(value)
-
-
-def _go_float_v(value: float) -> str:
-    """Go's ``%v`` of a float64 (``%g`` with the shortest digits)."""
-    if value == 0:
-        return "0"
-    digits, point = _digits(value)
-    sign = "-" if value < 0 else ""
-    exp10 = point - 1
-    if exp10 < -4 or exp10 >= 6:
-        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{head}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def element_string(element: str) -> str:

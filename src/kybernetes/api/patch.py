@@ -41,7 +41,6 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any, Final, TypeAlias
 
 import orjson
@@ -58,6 +57,7 @@ from kybernetes.api.errors import (
     new_unsupported_media_type,
 )
 from kybernetes.api.schema import FieldSchema, TypeSchema
+from kybernetes.util import gofmt
 
 __all__ = [
     "APPLY_PATCH",
@@ -182,27 +182,6 @@ def _go_type(value: JSON) -> str:
     return _GO_TYPE.get(type(value), type(value).__name__)
 
 
-def _go_float(value: float) -> str:
-    """Go's ``%v`` of a float64: shortest digits, exponent form below 1e-4 and from 1e+06."""
-    if math.isnan(value) or math.isinf(value):
-        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    point = len(digits) + int(exponent)
-    prefix = "-" if sign else ""
-    if point - 1 < -4 or point - 1 >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        exp = point - 1
-        return f"{prefix}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{prefix}{digits}{'0' * (point - len(digits))}"
-    return f"{prefix}{digits[:point]}.{digits[point:]}"
-
-
 def _go_v(value: JSON) -> str:
     """Go's ``%v`` of a decoded JSON value (maps print with sorted keys)."""
     if value is None:
@@ -210,7 +189,7 @@ def _go_v(value: JSON) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return _go_float(value)
+        return gofmt.format_v(value)
     if isinstance(value, dict):
         return "map[" + " ".join(f"{k}:{_go_v(value[k])}" for k in sorted(value)) + "]"
     if isinstance(value, list):

@@ -34,6 +34,7 @@ from kybernetes.api import selectors
 from kybernetes.api.errors import go_quote, new_bad_request
 from kybernetes.api.quantity import QuantityError, parse_quantity
 from kybernetes.api.resources import ResourceInfo
+from kybernetes.util import gofmt
 
 __all__ = [
     "Column",
@@ -304,31 +305,6 @@ def _with_more(items: list[str], more: bool, count: int, limit: int) -> str:
     if more:
         return f"{text} + {count - limit} more..."
     return text or "<unset>"
-
-
-def _go_float(value: float) -> str:
-    """A float as Go's ``%v`` prints it: shortest digits, ``%e`` form from 1e+06 or below 1e-04."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "0"
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    point = len(whole) + int(exp_text or "0") - (len(whole + frac) - len(digits))
-    digits = digits.rstrip("0")
-    exp10 = point - 1
-    sign = "-" if value < 0 else ""
-    if exp10 < -4 or exp10 >= 6:
-        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{head}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 # --- core/v1 -----------------------------------------------------------------------------------
@@ -2125,7 +2101,7 @@ def _text(value: object) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _go_float(value)
+        return gofmt.format_v(value)
     return _go_json(value)
 
 
