@@ -215,7 +215,8 @@ class SqliteStorage:
         return ConflictError(key, expected, current)
 
     async def create(self, key: str, value: bytes) -> KeyValue:
-        self._writable()
+        if self._closed or self._failed is not None:
+            self._writable()
         if key in self._live:
             raise KeyExistsError(key)
         rev = self._accepted = self._accepted + 1
@@ -370,25 +371,25 @@ class SqliteStorage:
                 if not op.future.done():
                     op.future.set_exception(failed)
             return
+        # One pass: resolving a future only schedules its waiter, which runs after this
+        # method has published every event and updated the index.
         index = self._index
         uncommitted = self._uncommitted
         events = []
         for op in batch:
-            if type(op) is _Write:
+            if isinstance(op, _Write):
                 row = op.row
-                uncommitted.pop(row[0], None)
+                del uncommitted[row[0]]
                 if row[5]:
                     index.delete(row[1])
                 else:
                     index.set(row[1], (row[0], row[3]))
                 events.append(op.event)
-        self.hub.publish(events)
-        for op in batch:
-            if isinstance(op, _Write):
                 if not op.future.done():
                     op.future.set_result(op.result)
             elif not op.future.done():
                 op.future.set_result(op.result)
+        self.hub.publish(events)
 
     # ----- reads --------------------------------------------------------------------------
 
