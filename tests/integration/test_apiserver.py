@@ -368,3 +368,47 @@ async def test_events_are_one_resource_in_two_groups(http: aiohttp.ClientSession
     assert by_name["e2"]["involvedObject"]["kind"] == "Deployment"
     assert by_name["e2"]["message"] == "scaled to 3"
     assert by_name["e2"]["reportingComponent"] == "example.com/controller"
+
+
+async def test_hpa_is_one_object_in_v1_and_v2(http: aiohttp.ClientSession) -> None:
+    v2 = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1,
+            "maxReplicas": 4,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                },
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "memory",
+                        "target": {"type": "AverageValue", "averageValue": "64Mi"},
+                    },
+                },
+            ],
+        },
+    }
+    v2_path = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers"
+    v1_path = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers"
+    status, created = await call(http, "POST", v2_path, v2)
+    assert status == 201, created
+    status, seen = await call(http, "GET", f"{v1_path}/web")
+    assert status == 200
+    assert seen["apiVersion"] == "autoscaling/v1"
+    assert seen["spec"]["targetCPUUtilizationPercentage"] == 70
+    seen["spec"]["maxReplicas"] = 6
+    status, updated = await call(http, "PUT", f"{v1_path}/web", seen)
+    assert status == 200, updated
+    status, back = await call(http, "GET", f"{v2_path}/web")
+    assert back["spec"]["maxReplicas"] == 6
+    assert [m["resource"]["name"] for m in back["spec"]["metrics"]] == ["cpu", "memory"]
+    assert "annotations" not in back["metadata"]

@@ -40,7 +40,7 @@ from kybernetes.apiserver.discovery import AGGREGATED_MEDIA_TYPE, Discovery, wan
 from kybernetes.apiserver.handlers import ResourceHandler
 from kybernetes.apiserver.namespaces import DEFAULT_NAMESPACES, NamespaceLifecycle
 from kybernetes.apiserver.openapi import OpenAPIV3
-from kybernetes.apiserver.registry import Store
+from kybernetes.apiserver.registry import Store, converts
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kybernetes.storage.interface import Storage
 
@@ -92,19 +92,26 @@ class APIServer:
         self.served = (
             served if served is not None else [r for r in resources() if r.enabled_by_default]
         )
+        # One store per resource, for its preferred version; other versions are served only
+        # where a conversion exists (autoscaling/v1 HPAs), by stores of their own that share
+        # the preferred version's objects.
         self.stores: dict[tuple[str, str], Store] = {}
+        self.other_versions: dict[tuple[str, str, str], Store] = {}
         for info in self.served:
             key = (info.group, info.plural)
-            if key in self.stores:
-                continue  # one store per resource; its preferred version serves it
-            self.stores[key] = Store(
-                info,
-                storage,
-                validator=admission.validate,
-                defaulter=admission.default,
-                now=now,
+            new = Store(
+                info, storage, validator=admission.validate, defaulter=admission.default, now=now
             )
-        self.served = [r for r in self.served if self.stores[(r.group, r.plural)].info is r]
+            if key not in self.stores:
+                self.stores[key] = new
+            elif converts(info):
+                self.other_versions[(info.group, info.version, info.plural)] = new
+        self.served = [
+            r
+            for r in self.served
+            if self.stores[(r.group, r.plural)].info is r
+            or (r.group, r.version, r.plural) in self.other_versions
+        ]
         services = self.stores[("", "services")]
         self.allocator = ServiceAllocator(config.service_cidr, config.node_port_range)
         services.allocator = self.allocator
@@ -112,7 +119,7 @@ class APIServer:
         self.namespaces = NamespaceLifecycle(namespaces, self.stores)
         for store in self.stores.values():
             store.namespace_check = self.namespaces.check_creatable
-        self.handler = ResourceHandler(self.stores, now)
+        self.handler = ResourceHandler(self.stores, self.other_versions, now)
         address = f"{config.bind_address}:{config.port}"
         self.discovery = Discovery(self.served, address)
         self.openapi = OpenAPIV3(self.served)
@@ -138,9 +145,10 @@ class APIServer:
     async def run(self, on_ready: Callable[[APIServer], Awaitable[None]] | None = None) -> None:
         """Serve until cancelled."""
         async with asyncio.TaskGroup() as group:
-            for store in self.stores.values():
+            every_store = [*self.stores.values(), *self.other_versions.values()]
+            for store in every_store:
                 group.create_task(store.cache.run())
-            for store in self.stores.values():
+            for store in every_store:
                 await store.cache.wait_ready()
             await self._rebuild_allocations()
             await self.namespaces.ensure_defaults(DEFAULT_NAMESPACES)
@@ -171,7 +179,7 @@ class APIServer:
                     await on_ready(self)
                 await asyncio.Event().wait()
             finally:
-                for store in self.stores.values():
+                for store in every_store:
                     store.cache.close_watchers("the server is shutting down")
                 await runner.cleanup()
 

@@ -83,13 +83,21 @@ def _dry_run(request: web.Request) -> bool:
 class ResourceHandler:
     """Serves every request for the resources of one ``Stores`` collection."""
 
-    def __init__(self, stores: dict[tuple[str, str], Store], now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        stores: dict[tuple[str, str], Store],
+        other_versions: dict[tuple[str, str, str], Store],
+        now: Callable[[], datetime],
+    ) -> None:
         self.stores = stores
+        self.other_versions = other_versions
         self.now = now
 
     def store_for(self, info: RequestInfo) -> Store:
         store = self.stores.get((info.group, info.resource))
-        if store is None or store.info.version != info.version:
+        if store is not None and store.info.version != info.version:
+            store = self.other_versions.get((info.group, info.version, info.resource))
+        if store is None:
             raise errors.NotFound("the server could not find the requested resource")
         return store
 

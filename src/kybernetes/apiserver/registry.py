@@ -106,6 +106,11 @@ def generate_name(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
 
 
+def converts(info: ResourceInfo) -> bool:
+    """Whether this version of a resource is served by converting another's stored objects."""
+    return (info.group, info.version, info.plural) in _CONVERSIONS
+
+
 def storage_prefix(info: ResourceInfo) -> str:
     """``/registry/<group or core>/<plural>/``: the keys of every object of a resource."""
     group, plural = _STORED_AS.get((info.group, info.plural), (info.group, info.plural))
@@ -116,8 +121,12 @@ Conversion = Callable[[dict[str, Any]], dict[str, Any]]
 
 #: Resources stored as another resource, converted on the way in and out (as upstream).
 _STORED_AS = {("events.k8s.io", "events"): ("", "events")}
-_CONVERSIONS: dict[tuple[str, str], tuple[Conversion, Conversion]] = {
-    ("events.k8s.io", "events"): (conversion.event_to_core, conversion.event_from_core)
+_CONVERSIONS: dict[tuple[str, str, str], tuple[Conversion, Conversion]] = {
+    ("events.k8s.io", "v1", "events"): (conversion.event_to_core, conversion.event_from_core),
+    ("autoscaling", "v1", "horizontalpodautoscalers"): (
+        conversion.hpa_to_v2,
+        conversion.hpa_to_v1,
+    ),
 }
 
 
@@ -196,8 +205,9 @@ class Store:
         self.prefix = storage_prefix(info)
         self._to_stored: Conversion | None = None
         self._from_stored: Conversion | None = None
-        if (info.group, info.plural) in _CONVERSIONS:
-            self._to_stored, self._from_stored = _CONVERSIONS[(info.group, info.plural)]
+        conversions = _CONVERSIONS.get((info.group, info.version, info.plural))
+        if conversions is not None:
+            self._to_stored, self._from_stored = conversions
         self.cache = WatchCache(storage, self.prefix, decoder=self._decode_stored)
         self.strategy = strategy or strategy_for(info)
         self.fields = fields_func(info.group, info.plural)
