@@ -412,3 +412,47 @@ async def test_hpa_is_one_object_in_v1_and_v2(http: aiohttp.ClientSession) -> No
     assert back["spec"]["maxReplicas"] == 6
     assert [m["resource"]["name"] for m in back["spec"]["metrics"]] == ["cpu", "memory"]
     assert "annotations" not in back["metadata"]
+
+
+async def test_malformed_yaml_and_protobuf_bodies(http: aiohttp.ClientSession) -> None:
+    status, err = await call(
+        http, "POST", CM, b"metadata: [unclosed", headers={"Content-Type": "application/yaml"}
+    )
+    assert status == 400
+    assert "error decoding YAML" in err["message"]
+    yaml_body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: b\n"
+    status, ok = await call(
+        http, "POST", CM, yaml_body, headers={"Content-Type": "application/yaml"}
+    )
+    assert status == 201
+    assert ok["data"] == {"a": "b"}
+    proto = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+    status, err = await call(http, "POST", CM, b"k8s\x00\x0a\xff\xff", headers=proto)
+    assert status == 400
+    assert err["kind"] == "Status"
+    status, err = await call(http, "POST", CM, b"not protobuf at all", headers=proto)
+    assert status == 400
+    status, err = await call(http, "POST", CM, b"{}", headers={"Content-Type": "text/csv"})
+    assert status == 415
+    status, listed = await call(http, "GET", CM)
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["from-yaml"]
+
+
+async def test_patch_with_a_stale_resource_version_conflicts(
+    http: aiohttp.ClientSession,
+) -> None:
+    _, cm = await call(http, "POST", CM, configmap("rv", a="1"))
+    stale = cm["metadata"]["resourceVersion"]
+    merge = {"Content-Type": "application/merge-patch+json"}
+    await call(http, "PATCH", f"{CM}/rv", {"data": {"a": "2"}}, headers=merge)
+    status, err = await call(
+        http,
+        "PATCH",
+        f"{CM}/rv",
+        {"metadata": {"resourceVersion": stale}, "data": {"a": "3"}},
+        headers=merge,
+    )
+    assert status == 409
+    assert err["reason"] == "Conflict"
+    _, now = await call(http, "GET", f"{CM}/rv")
+    assert now["data"] == {"a": "2"}
