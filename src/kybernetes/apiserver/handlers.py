@@ -266,15 +266,16 @@ class ResourceHandler:
                                 obj["columnDefinitions"] = []
                             first_table = False
                             line = orjson.dumps({"type": kind, "object": obj})
+                            line += b"\n"
+                        elif (
+                            cached.obj.get("apiVersion") == res.api_version
+                            and cached.obj.get("kind") == res.kind
+                        ):
+                            line = cached.event_line(kind)
                         else:
-                            line = (
-                                b'{"type":"'
-                                + kind.encode()
-                                + b'","object":'
-                                + self._typed_json(res, cached)
-                                + b"}"
-                            )
-                        await response.write(line + b"\n")
+                            typed = self._typed_json(res, cached)
+                            line = b'{"type":"' + kind.encode() + b'","object":' + typed + b"}\n"
+                        await response.write(line)
                     if watcher.closed:
                         break
                     watcher.wakeup.clear()

@@ -51,6 +51,7 @@ class CachedObject:
     revision: int
     _json: bytes | None = None
     _fields: dict[str, str] | None = None
+    _lines: dict[str, bytes] | None = None
 
     @property
     def json(self) -> bytes:
@@ -58,6 +59,17 @@ class CachedObject:
         if self._json is None:
             self._json = orjson.dumps(self.obj)
         return self._json
+
+    def event_line(self, kind: str) -> bytes:
+        """The watch-stream line ``{"type":kind,"object":...}`` (built once per kind, shared
+        by every watcher the event goes to)."""
+        lines = self._lines
+        if lines is None:
+            lines = self._lines = {}
+        line = lines.get(kind)
+        if line is None:
+            line = lines[kind] = b'{"type":"' + kind.encode() + b'","object":' + self.json + b"}\n"
+        return line
 
     @property
     def labels(self) -> Mapping[str, str]:
