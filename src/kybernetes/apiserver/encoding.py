@@ -15,6 +15,7 @@ import yaml
 from aiohttp import web
 
 from kybernetes.api import errors
+from kybernetes.api.protobuf import decode_request
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -76,8 +77,6 @@ def decode_object(content_type: str, body: bytes) -> dict[str, Any]:
     """Decode a JSON, YAML or protobuf request body into an object dict."""
     kind = media_type(content_type) or JSON
     if kind == PROTOBUF:
-        from kybernetes.api.protobuf import decode_request
-
         return decode_request(body)
     if kind in (JSON, "*/*"):
         try:

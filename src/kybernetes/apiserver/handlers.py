@@ -20,13 +20,16 @@ from aiohttp import web
 
 from kybernetes.api import errors, fields, selectors
 from kybernetes.api.apply import apply, manager_from_user_agent, reset_fields
+from kybernetes.api.patch import apply_patch
 from kybernetes.api.resources import ResourceInfo
 from kybernetes.api.schema import find_definition
+from kybernetes.api.tables import to_table
 from kybernetes.api.validation import structural
 from kybernetes.apiserver import encoding
 from kybernetes.apiserver.fieldsets import supported_fields
 from kybernetes.apiserver.registry import DeleteOptions, ListOptions, Store
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool
+from kybernetes.apiserver.subresources import binding, eviction, scale
 from kybernetes.apiserver.watchcache import CachedObject, TooOldError
 
 #: Watches without timeoutSeconds stay open this long (upstream picks 30-60 minutes).
@@ -165,8 +168,6 @@ class ResourceHandler:
         revision: int | None = None,
         continue_token: str = "",
     ) -> dict[str, Any]:
-        from kybernetes.api.tables import to_table
-
         include = request.query.get("includeObject", "Metadata")
         table: dict[str, Any] = to_table(res, objects, now=self.now(), include_object=include)
         meta = table.setdefault("metadata", {})
@@ -403,8 +404,6 @@ class ResourceHandler:
     async def _patch(
         self, request: web.Request, info: RequestInfo, store: Store, subresource: str
     ) -> web.Response:
-        from kybernetes.api.patch import apply_patch
-
         content_type = encoding.media_type(request.headers.get("Content-Type", ""))
         if content_type not in PATCH_TYPES:
             raise errors.new_unsupported_media_type(list(PATCH_TYPES))
@@ -581,16 +580,10 @@ class ResourceHandler:
             if info.verb == "patch":
                 return await self._patch(request, info, store, "status")
         if info.subresource == "scale":
-            from kybernetes.apiserver.subresources import scale
-
             return await scale.handle(self, request, info, store)
         if info.subresource == "binding" and info.verb == "create":
-            from kybernetes.apiserver.subresources import binding
-
             return await binding.handle(self, request, info, store)
         if info.subresource == "eviction" and info.verb == "create":
-            from kybernetes.apiserver.subresources import eviction
-
             return await eviction.handle(self, request, info, store)
         if info.subresource == "finalize" and info.verb == "update" and res.plural == "namespaces":
             return await self._finalize_namespace(request, info, store)

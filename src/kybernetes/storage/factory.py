@@ -19,6 +19,7 @@ async def open_storage(kind: str, data_dir: Path, etcd_servers: list[str] | None
     if kind == "etcd":
         if not etcd_servers:
             raise ValueError("--storage etcd needs --etcd-servers")
+        # Imported here: gRPC costs start-up time that the sqlite default does not need.
         from kybernetes.storage.etcd import EtcdStorage
 
         return await EtcdStorage.connect(etcd_servers)
