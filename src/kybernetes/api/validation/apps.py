@@ -162,6 +162,8 @@ def _immutable_selector(obj: Obj, old: Obj | None) -> list[FieldError]:
         as_dict(obj.get("spec")).get("selector"),
         as_dict(old.get("spec")).get("selector"),
     )
+    if semantic_equal(new_sel, old_sel):  # the Go rendering is only needed for the error
+        return []
     return immutable(new_sel, old_sel, "spec.selector", go_label_selector(new_sel))
 
 

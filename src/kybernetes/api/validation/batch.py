@@ -344,14 +344,15 @@ def _job_update(spec: Obj, old: Obj) -> list[FieldError]:
             )
     else:
         errs.extend(immutable(spec.get("completions"), old.get("completions"), "spec.completions"))
-    errs.extend(
-        immutable(
-            spec.get("selector"),
-            old.get("selector"),
-            "spec.selector",
-            go_label_selector(spec.get("selector")),
+    if not semantic_equal(spec.get("selector"), old.get("selector")):
+        errs.extend(
+            immutable(
+                spec.get("selector"),
+                old.get("selector"),
+                "spec.selector",
+                go_label_selector(spec.get("selector")),
+            )
         )
-    )
     template, old_template = as_dict(spec.get("template")), dict(as_dict(old.get("template")))
     suspended_unstarted = spec.get("suspend") is True
     if suspended_unstarted:

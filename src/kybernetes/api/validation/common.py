@@ -15,9 +15,10 @@ upstream helper (``is_valid_port_num`` ...) return message strings like ``util/v
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from kybernetes.api.errors import FieldError, forbidden, invalid, required
@@ -30,6 +31,7 @@ from kybernetes.api.validation.names import (
     is_qualified_name,
     is_valid_label_value,
     max_len_error,
+    memoized_messages,
     regex_error,
 )
 
@@ -42,6 +44,7 @@ __all__ = [
     "as_list",
     "as_str",
     "child",
+    "frozen_json",
     "has_chdir_prefix",
     "immutable",
     "inclusive_range_error",
@@ -59,6 +62,7 @@ __all__ = [
     "is_wildcard_dns1123_subdomain",
     "key",
     "parse_ip",
+    "parse_quantity_or_error",
     "quantity_of",
     "selector_of",
     "semantic_equal",
@@ -142,6 +146,8 @@ def semantic_equal(a: Any, b: Any) -> bool:
     lists in canonical form on both sides."""
     if (a is None) != (b is None):
         return False
+    if a == b:  # equal values prune to equal values; only unequal ones need the pruning
+        return True
     return bool(_prune(a) == _prune(b))
 
 
@@ -168,6 +174,7 @@ _PORT_NAME_CHARSET = re.compile(r"[-a-z0-9]+")
 _PORT_NAME_LETTER = re.compile(r"[a-z]")
 
 
+@memoized_messages
 def is_valid_port_name(port: str) -> list[str]:
     """An IANA_SVC_NAME: at most 15 of ``[-a-z0-9]``, one letter at least, no ``--``."""
     errs: list[str] = []
@@ -185,10 +192,11 @@ def is_valid_port_name(port: str) -> list[str]:
 
 
 _PERCENT_FMT = "[0-9]+%"
+_PERCENT_RE = re.compile(_PERCENT_FMT)
 
 
 def is_valid_percent(text: str) -> list[str]:
-    if re.fullmatch(_PERCENT_FMT, text):
+    if _PERCENT_RE.fullmatch(text):
         return []
     return [
         regex_error(
@@ -201,10 +209,11 @@ def is_valid_percent(text: str) -> list[str]:
 
 
 _HTTP_HEADER_FMT = "[-A-Za-z0-9]+"
+_HTTP_HEADER_RE = re.compile(_HTTP_HEADER_FMT)
 
 
 def is_http_header_name(name: str) -> list[str]:
-    if re.fullmatch(_HTTP_HEADER_FMT, name):
+    if _HTTP_HEADER_RE.fullmatch(name):
         return []
     return [
         regex_error(
@@ -226,12 +235,13 @@ def has_chdir_prefix(value: str) -> list[str]:
 
 
 _ENV_VAR_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
+_ENV_VAR_RE = re.compile(_ENV_VAR_FMT)
 
 
 def is_env_var_name(name: str) -> list[str]:
     """The strict C-like rule (before RelaxedEnvironmentVariableValidation)."""
     errs: list[str] = []
-    if not re.fullmatch(_ENV_VAR_FMT, name):
+    if not _ENV_VAR_RE.fullmatch(name):
         errs.append(
             regex_error(
                 "a valid environment variable name must consist of alphabetic characters, "
@@ -245,8 +255,14 @@ def is_env_var_name(name: str) -> list[str]:
     return errs + has_chdir_prefix(name)
 
 
+# A non-empty run of printable ASCII other than ``=``: the names that pass without a message.
+_RELAXED_ENV_VAR_RE = re.compile("[\x20-\x3c\x3e-\x7e]+")
+
+
 def is_relaxed_env_var_name(name: str) -> list[str]:
     """Printable ASCII other than ``=`` (RelaxedEnvironmentVariableValidation, on in 1.32)."""
+    if _RELAXED_ENV_VAR_RE.fullmatch(name):
+        return []
     errs: list[str] = []
     if not name:
         errs.append("environment variable name " + empty_error())
@@ -259,13 +275,14 @@ def is_relaxed_env_var_name(name: str) -> list[str]:
 
 
 _CONFIG_MAP_KEY_FMT = "[-._a-zA-Z0-9]+"
+_CONFIG_MAP_KEY_RE = re.compile(_CONFIG_MAP_KEY_FMT)
 
 
 def is_config_map_key(k: str) -> list[str]:
     errs: list[str] = []
     if len(k.encode()) > 253:
         errs.append(max_len_error(253))
-    if not re.fullmatch(_CONFIG_MAP_KEY_FMT, k):
+    if not _CONFIG_MAP_KEY_RE.fullmatch(k):
         errs.append(
             regex_error(
                 "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
@@ -280,13 +297,14 @@ def is_config_map_key(k: str) -> list[str]:
 
 _SUBDOMAIN_FMT = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 _WILDCARD_FMT = r"\*\." + _SUBDOMAIN_FMT
+_WILDCARD_RE = re.compile(_WILDCARD_FMT)
 
 
 def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
     errs: list[str] = []
     if len(value.encode()) > 253:
         errs.append(max_len_error(253))
-    if not re.fullmatch(_WILDCARD_FMT, value):
+    if not _WILDCARD_RE.fullmatch(value):
         errs.append(
             regex_error(
                 "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS "
@@ -310,6 +328,7 @@ def is_valid_path_segment_name(name: str) -> list[str]:
 # IP addresses, parsed like Go's netutils.ParseIPSloppy (IPv4 parts may have leading zeros).
 
 
+@functools.lru_cache(maxsize=4096)  # addresses are immutable; the same few recur
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if "%" in text or not text:
         return None
@@ -389,10 +408,14 @@ def validate_labels(labels: object, path: str) -> list[FieldError]:
     """
     errs: list[FieldError] = []
     mapping = as_dict(labels)
-    for k in sorted(mapping):
-        errs.extend(validate_label_name(k, path))
+    for k in sorted(mapping) if len(mapping) > 1 else mapping:
+        messages = is_qualified_name(k)
+        if messages:
+            errs.extend(invalid(path, k, m) for m in messages)
         value = as_str(mapping[k])
-        errs.extend(invalid(path, value, m) for m in is_valid_label_value(value))
+        messages = is_valid_label_value(value)
+        if messages:
+            errs.extend(invalid(path, value, m) for m in messages)
     return errs
 
 
@@ -445,19 +468,75 @@ def _validate_requirement(
     return errs
 
 
-def selector_of(selector: object) -> Selector | None:
-    """``metav1.LabelSelectorAsSelector``; ``None`` when the selector does not convert."""
+def _convert_selector(selector: Mapping[str, Any] | None) -> Selector | None:
     try:
-        return from_label_selector(selector if isinstance(selector, Mapping) else None)
+        return from_label_selector(selector)
     except SelectorError:
         return None
+
+
+def frozen_json(value: object) -> Hashable:
+    """A hashable image of a JSON value: equal images mean equal values of the very same types
+    (``1``, ``1.0`` and ``True`` stay apart). Raises ``TypeError`` for a value that has none
+    (and ``RecursionError`` for one nested too deep)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return (kind, value)
+    # Containers are tagged with their exact type too: the accessors treat a dict and another
+    # mapping with the same items differently (``as_dict``).
+    if isinstance(value, (dict, Mapping)):  # dict first: the common case skips the ABC check
+        return (kind, tuple([(frozen_json(k), frozen_json(v)) for k, v in value.items()]))
+    if isinstance(value, list):
+        return (kind, tuple([frozen_json(v) for v in value]))
+    if kind is float:  # by text: -0.0 and 0.0 print apart, and a NaN equals its image
+        return (float, repr(value))
+    hash(value)
+    return (kind, value)
+
+
+# Converted selectors by the frozen selector object: ``Selector`` is immutable, conversion is
+# a pure function of the object, and the same selectors are converted on every write.
+_SELECTORS: dict[Hashable, Selector | None] = {}
+
+
+def selector_of(selector: object) -> Selector | None:
+    """``metav1.LabelSelectorAsSelector``; ``None`` when the selector does not convert."""
+    if not isinstance(selector, Mapping):
+        return _convert_selector(None)
+    try:
+        token = frozen_json(selector)
+    except (TypeError, RecursionError):
+        return _convert_selector(selector)
+    if token in _SELECTORS:
+        return _SELECTORS[token]
+    converted = _convert_selector(selector)
+    if len(_SELECTORS) < 1024:
+        _SELECTORS[token] = converted
+    return converted
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Quantity | str:
+    try:
+        return parse_quantity(text)
+    except (QuantityError, ValueError, OverflowError) as exc:
+        return str(exc)
+
+
+def parse_quantity_or_error(value: str | int | float) -> Quantity | str:
+    """``parse_quantity(value)``, or the message of the error it raises. Quantities are
+    immutable, so a parsed string is remembered: the same few are read on every write."""
+    if type(value) is str:
+        return _parse_text(value)
+    try:
+        return parse_quantity(value)
+    except (QuantityError, ValueError, OverflowError) as exc:
+        return str(exc)
 
 
 def quantity_of(value: object) -> Quantity | None:
     """A parsed quantity, or ``None`` for a missing or malformed one."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
-    try:
-        return parse_quantity(value)
-    except (QuantityError, ValueError, OverflowError):
-        return None
+    q = parse_quantity_or_error(value)
+    return q if isinstance(q, Quantity) else None

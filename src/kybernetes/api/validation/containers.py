@@ -32,7 +32,7 @@ from kybernetes.api.validation.common import (
     validate_qualified_name,
 )
 from kybernetes.api.validation.mounts import validate_volume_devices, validate_volume_mounts
-from kybernetes.api.validation.names import name_is_dns_subdomain
+from kybernetes.api.validation.names import is_dns1123_label, name_is_dns_subdomain
 from kybernetes.api.validation.resourcelists import validate_resource_requirements
 from kybernetes.api.validation.securitycontext import validate_security_context
 
@@ -194,15 +194,17 @@ def _key_selector(ref: Mapping[str, Any], path: str) -> list[FieldError]:
 def _validate_env(env: object, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     for i, raw in enumerate(as_list(env)):
-        var, p = as_dict(raw), index(path, i)
+        var = as_dict(raw)
         name = as_str(var.get("name"))
         if not name:
-            errs.append(required(child(p, "name")))
+            errs.append(required(child(index(path, i), "name")))
         else:
-            errs.extend(invalid(child(p, "name"), name, m) for m in is_relaxed_env_var_name(name))
+            messages = is_relaxed_env_var_name(name)
+            if messages:
+                errs.extend(invalid(child(index(path, i), "name"), name, m) for m in messages)
         if var.get("valueFrom") is None:
             continue
-        source, vf = as_dict(var.get("valueFrom")), child(p, "valueFrom")
+        source, vf = as_dict(var.get("valueFrom")), child(index(path, i), "valueFrom")
         count = 0
         if source.get("fieldRef") is not None:
             count += 1
@@ -271,31 +273,37 @@ def _validate_ports(ports: object, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     names: set[str] = set()
     for i, raw in enumerate(as_list(ports)):
-        port, p = as_dict(raw), index(path, i)
+        # The entry's path is built only for an error (``index(path, i)`` below).
+        port = as_dict(raw)
         name = as_str(port.get("name"))
         if name:
             messages = is_valid_port_name(name)
             if messages:
-                errs.extend(invalid(child(p, "name"), name, m) for m in messages)
+                errs.extend(invalid(child(index(path, i), "name"), name, m) for m in messages)
             elif name in names:
-                errs.append(duplicate(child(p, "name"), name))
+                errs.append(duplicate(child(index(path, i), "name"), name))
             else:
                 names.add(name)
         number = as_int(port.get("containerPort")) or 0
         if number == 0:
-            errs.append(required(child(p, "containerPort")))
-        else:
+            errs.append(required(child(index(path, i), "containerPort")))
+        elif not 1 <= number <= 65535:  # is_valid_port_num has something to say
             errs.extend(
-                invalid(child(p, "containerPort"), number, m) for m in is_valid_port_num(number)
+                invalid(child(index(path, i), "containerPort"), number, m)
+                for m in is_valid_port_num(number)
             )
         host = as_int(port.get("hostPort")) or 0
-        if host:
-            errs.extend(invalid(child(p, "hostPort"), host, m) for m in is_valid_port_num(host))
-        protocol = as_str(port.get("protocol"))
-        if not protocol:
-            errs.append(required(child(p, "protocol")))
-        elif protocol not in PROTOCOLS:
-            errs.append(not_supported(child(p, "protocol"), protocol, PROTOCOLS))
+        if host and not 1 <= host <= 65535:
+            errs.extend(
+                invalid(child(index(path, i), "hostPort"), host, m) for m in is_valid_port_num(host)
+            )
+        protocol = port.get("protocol")
+        if protocol not in PROTOCOLS:
+            protocol = as_str(protocol)
+            if not protocol:
+                errs.append(required(child(index(path, i), "protocol")))
+            else:
+                errs.append(not_supported(child(index(path, i), "protocol"), protocol, PROTOCOLS))
     return errs
 
 
@@ -325,7 +333,9 @@ def _http_get(action: Mapping[str, Any], path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     if not as_str(action.get("path")):
         errs.append(required(child(path, "path")))
-    errs.extend(validate_port_num_or_name(action.get("port"), child(path, "port")))
+    port = action.get("port")
+    if not (isinstance(port, str) and not is_valid_port_name(port)):
+        errs.extend(validate_port_num_or_name(port, child(path, "port")))
     scheme = as_str(action.get("scheme"))
     if scheme not in ("HTTP", "HTTPS"):
         errs.append(not_supported(child(path, "scheme"), scheme, ("HTTP", "HTTPS")))
@@ -369,6 +379,13 @@ def validate_handler(
 
 
 _PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+_PROBE_COUNTERS = (
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "successThreshold",
+    "failureThreshold",
+)
 _LIFECYCLE_HANDLERS = ("exec", "httpGet", "tcpSocket", "sleep")
 
 
@@ -378,14 +395,10 @@ def validate_probe(probe: object, kind: str, grace: int | None, path: str) -> li
         return []
     p = as_dict(probe)
     errs = validate_handler(p, _PROBE_HANDLERS, grace, path)
-    for name in (
-        "initialDelaySeconds",
-        "timeoutSeconds",
-        "periodSeconds",
-        "successThreshold",
-        "failureThreshold",
-    ):
-        errs.extend(validate_nonnegative(as_int(p.get(name)), child(path, name)))
+    for name in _PROBE_COUNTERS:
+        value = as_int(p.get(name))
+        if value is not None and value < 0:  # validate_nonnegative, path built on error only
+            errs.extend(validate_nonnegative(value, child(path, name)))
     probe_grace = as_int(p.get("terminationGracePeriodSeconds"))
     if probe_grace is not None and probe_grace <= 0:
         errs.append(
@@ -460,7 +473,7 @@ def validate_container_common(
     name = as_str(container.get("name"))
     if not name:
         errs.append(required(child(path, "name")))
-    else:
+    elif is_dns1123_label(name):  # the path is only built for an error
         errs.extend(validate_dns1123_label(name, child(path, "name")))
     if not as_str(container.get("image")):
         errs.append(required(child(path, "image")))
@@ -471,43 +484,54 @@ def validate_container_common(
         errs.append(
             not_supported(child(path, "terminationMessagePolicy"), policy, _MESSAGE_POLICIES)
         )
-    errs.extend(_validate_ports(container.get("ports"), child(path, "ports")))
-    errs.extend(_validate_env(container.get("env"), child(path, "env")))
-    errs.extend(_validate_env_from(container.get("envFrom"), child(path, "envFrom")))
+    # Each list helper reports nothing for an empty or absent list; skip it (and its path).
+    if container.get("ports"):
+        errs.extend(_validate_ports(container.get("ports"), child(path, "ports")))
+    if container.get("env"):
+        errs.extend(_validate_env(container.get("env"), child(path, "env")))
+    if container.get("envFrom"):
+        errs.extend(_validate_env_from(container.get("envFrom"), child(path, "envFrom")))
     privileged = as_bool(as_dict(container.get("securityContext")).get("privileged"))
-    errs.extend(
-        validate_volume_mounts(
-            container.get("volumeMounts"),
-            container.get("volumeDevices"),
-            volumes,
-            privileged,
-            child(path, "volumeMounts"),
+    if container.get("volumeMounts"):
+        errs.extend(
+            validate_volume_mounts(
+                container.get("volumeMounts"),
+                container.get("volumeDevices"),
+                volumes,
+                privileged,
+                child(path, "volumeMounts"),
+            )
         )
-    )
-    errs.extend(
-        validate_volume_devices(
-            container.get("volumeDevices"),
-            container.get("volumeMounts"),
-            volumes,
-            child(path, "volumeDevices"),
+    if container.get("volumeDevices"):
+        errs.extend(
+            validate_volume_devices(
+                container.get("volumeDevices"),
+                container.get("volumeMounts"),
+                volumes,
+                child(path, "volumeDevices"),
+            )
         )
-    )
     pull = as_str(container.get("imagePullPolicy"))
     if not pull:
         errs.append(required(child(path, "imagePullPolicy")))
     elif pull not in _PULL_POLICIES:
         errs.append(not_supported(child(path, "imagePullPolicy"), pull, _PULL_POLICIES))
-    errs.extend(
-        validate_resource_requirements(
-            container.get("resources"), child(path, "resources"), claim_names
+    if container.get("resources"):  # empty requirements have nothing to check
+        errs.extend(
+            validate_resource_requirements(
+                container.get("resources"), child(path, "resources"), claim_names
+            )
         )
-    )
-    errs.extend(
-        _resize_policy(container.get("resizePolicy"), restart_policy, child(path, "resizePolicy"))
-    )
-    errs.extend(
-        validate_security_context(
-            container.get("securityContext"), host_users, child(path, "securityContext")
+    if container.get("resizePolicy"):
+        errs.extend(
+            _resize_policy(
+                container.get("resizePolicy"), restart_policy, child(path, "resizePolicy")
+            )
         )
-    )
+    if container.get("securityContext") is not None:
+        errs.extend(
+            validate_security_context(
+                container.get("securityContext"), host_users, child(path, "securityContext")
+            )
+        )
     return errs

@@ -22,10 +22,14 @@ def validate_volume_mounts(
 ) -> list[FieldError]:
     """``ValidateVolumeMounts`` for one container."""
     errs: list[FieldError] = []
-    device_map = {
-        as_str(as_dict(d).get("name")): as_str(as_dict(d).get("devicePath"))
-        for d in as_list(devices)
-    }
+    device_map = (
+        {
+            as_str(as_dict(d).get("name")): as_str(as_dict(d).get("devicePath"))
+            for d in as_list(devices)
+        }
+        if devices
+        else {}
+    )
     mount_points: set[str] = set()
     for i, raw in enumerate(as_list(mounts)):
         mnt, p = as_dict(raw), index(path, i)
@@ -61,7 +65,7 @@ def validate_volume_mounts(
                         child(p, "subPathExpr"), sub_expr, "not allowed in image volume sources"
                     )
                 )
-        if sub_path:
+        if sub_path and (sub_path.startswith("/") or ".." in sub_path):
             errs.extend(validate_local_descending_path(sub_path, child(path, "subPath")))
         if sub_expr:
             if sub_path:
@@ -73,12 +77,14 @@ def validate_volume_mounts(
                     )
                 )
             errs.extend(validate_local_descending_path(sub_expr, child(path, "subPathExpr")))
-        errs.extend(
-            _mount_propagation(
-                mnt.get("mountPropagation"), privileged, child(path, "mountPropagation")
+        if mnt.get("mountPropagation") is not None:
+            errs.extend(
+                _mount_propagation(
+                    mnt.get("mountPropagation"), privileged, child(path, "mountPropagation")
+                )
             )
-        )
-        errs.extend(_recursive_read_only(mnt, child(path, "recursiveReadOnly")))
+        if mnt.get("recursiveReadOnly") not in (None, "Disabled"):
+            errs.extend(_recursive_read_only(mnt, child(path, "recursiveReadOnly")))
     return errs
 
 
@@ -122,12 +128,15 @@ def validate_volume_devices(
 ) -> list[FieldError]:
     """``ValidateVolumeDevices``: block devices come from claims only."""
     errs: list[FieldError] = []
+    device_list = as_list(devices)
+    if not device_list:
+        return errs
     mount_map = {
         as_str(as_dict(m).get("name")): as_str(as_dict(m).get("mountPath")) for m in as_list(mounts)
     }
     paths: set[str] = set()
     names: set[str] = set()
-    for i, raw in enumerate(as_list(devices)):
+    for i, raw in enumerate(device_list):
         dev, p = as_dict(raw), index(path, i)
         name, dev_path = as_str(dev.get("name")), as_str(dev.get("devicePath"))
         source = volumes.get(name)

@@ -8,7 +8,9 @@ patterns must match the whole value (Go's ``$`` never matches before a trailing 
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 __all__ = [
     "DNS1035_LABEL_MAX_LENGTH",
@@ -23,6 +25,7 @@ __all__ = [
     "is_qualified_name",
     "is_valid_label_value",
     "max_len_error",
+    "memoized_messages",
     "name_is_dns1035_label",
     "name_is_dns_label",
     "name_is_dns_subdomain",
@@ -88,10 +91,27 @@ def regex_error(message: str, pattern: str, *examples: str) -> str:
     return f"{message} (e.g. {shown}regex used for validation is '{pattern}')"
 
 
+def memoized_messages(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """Remember ``check``'s messages per string: the same names and label values are checked
+    over and over (every write of every object), and the answer depends on the string alone.
+    Each call still gets a fresh list, so callers may extend what they receive."""
+    cached = functools.lru_cache(maxsize=8192)(lambda value: tuple(check(value)))
+
+    @functools.wraps(check)
+    def memoized(value: str) -> list[str]:
+        if type(value) is not str:
+            return check(value)
+        found: tuple[str, ...] = cached(value)
+        return list(found) if found else []
+
+    return memoized
+
+
 def _byte_len(value: str) -> int:
     return len(value.encode("utf-8", "surrogatepass"))
 
 
+@memoized_messages
 def is_qualified_name(value: str) -> list[str]:
     """A label or annotation key: ``[prefix/]name``, prefix a DNS-1123 subdomain."""
     errs: list[str] = []
@@ -122,6 +142,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
+@memoized_messages
 def is_valid_label_value(value: str) -> list[str]:
     """A label value: empty, or up to 63 alphanumerics with ``-_.`` inside."""
     errs: list[str] = []
@@ -132,6 +153,7 @@ def is_valid_label_value(value: str) -> list[str]:
     return errs
 
 
+@memoized_messages
 def is_dns1123_label(value: str) -> list[str]:
     """An RFC 1123 label: up to 63 lower-case alphanumerics or ``-``, alphanumeric at both ends."""
     errs: list[str] = []
@@ -146,6 +168,7 @@ def is_dns1123_label(value: str) -> list[str]:
     return errs
 
 
+@memoized_messages
 def is_dns1123_subdomain(value: str) -> list[str]:
     """An RFC 1123 subdomain: dot-separated labels, at most 253 characters."""
     errs: list[str] = []
@@ -156,6 +179,7 @@ def is_dns1123_subdomain(value: str) -> list[str]:
     return errs
 
 
+@memoized_messages
 def is_dns1035_label(value: str) -> list[str]:
     """An RFC 1035 label: like an RFC 1123 label but starting with a letter."""
     errs: list[str] = []

@@ -14,6 +14,7 @@ annotations) are walked in sorted key order where Go's order would be random.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from typing import Any
 
 from kybernetes.api.errors import FieldError, forbidden, invalid, required, too_long
@@ -35,6 +36,8 @@ from kybernetes.api.validation.names import is_qualified_name, name_is_dns_label
 __all__ = [
     "TOTAL_ANNOTATION_SIZE_LIMIT",
     "NameFn",
+    "forget_checked_metadata",
+    "remember_checked_metadata",
     "validate_annotations",
     "validate_finalizer_name",
     "validate_object_meta",
@@ -56,8 +59,10 @@ def validate_annotations(annotations: object, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     mapping = as_dict(annotations)
     total = 0
-    for k in sorted(mapping):
-        errs.extend(invalid(path, k, m) for m in is_qualified_name(k.lower()))
+    for k in sorted(mapping) if len(mapping) > 1 else mapping:
+        messages = is_qualified_name(k.lower())
+        if messages:
+            errs.extend(invalid(path, k, m) for m in messages)
         total += len(k.encode()) + len(as_str(mapping[k]).encode())
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
         errs.append(too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT))
@@ -183,8 +188,39 @@ def _validate_managed_fields(entries: list[Any], path: str) -> list[FieldError]:
     return errs
 
 
+# Upstream runs the generic metadata checks twice per write (the kind's validator, then
+# ``rest.BeforeCreate``/``BeforeUpdate``). While one object is validated (between
+# ``remember_checked_metadata`` and ``forget_checked_metadata``; nothing mutates it then) the
+# second run reuses the first one's errors for the very same metadata mapping. Entries hold the
+# mappings themselves, so an ``id`` cannot be reused by another object while they live.
+_Memo = dict[tuple[Any, ...], tuple[tuple[object, ...], list[FieldError]]]
+_CHECKED: ContextVar[_Memo | None] = ContextVar("_CHECKED", default=None)
+
+
+def remember_checked_metadata() -> Token[_Memo | None]:
+    """Start reusing metadata check results; pass the token to ``forget_checked_metadata``."""
+    return _CHECKED.set({})
+
+
+def forget_checked_metadata(token: Token[_Memo | None]) -> None:
+    _CHECKED.reset(token)
+
+
 def _common(meta: Mapping[str, Any], namespaced: bool, path: str) -> list[FieldError]:
     """``validateObjectMetaAccessorWithOptsCommon``."""
+    memo = _CHECKED.get()
+    if memo is None:
+        return _common_checks(meta, namespaced, path)
+    token = ("common", id(meta), namespaced, path)
+    hit = memo.get(token)
+    if hit is not None and hit[0][0] is meta:
+        return list(hit[1])
+    errs = _common_checks(meta, namespaced, path)
+    memo[token] = ((meta,), list(errs))
+    return errs
+
+
+def _common_checks(meta: Mapping[str, Any], namespaced: bool, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     namespace = as_str(meta.get("namespace"))
     if namespaced:
@@ -197,19 +233,30 @@ def _common(meta: Mapping[str, Any], namespaced: bool, path: str) -> list[FieldE
             )
     elif namespace:
         errs.append(forbidden(child(path, "namespace"), "not allowed on this type"))
-    errs.extend(validate_nonnegative(as_int(meta.get("generation")), child(path, "generation")))
-    errs.extend(validate_labels(meta.get("labels"), child(path, "labels")))
-    errs.extend(validate_annotations(meta.get("annotations"), child(path, "annotations")))
-    errs.extend(
-        _validate_owner_references(
-            as_list(meta.get("ownerReferences")), child(path, "ownerReferences")
+    generation = as_int(meta.get("generation"))
+    if generation is not None and generation < 0:
+        errs.extend(validate_nonnegative(generation, child(path, "generation")))
+    # The map and list checks report nothing for an empty or absent value: skip them (and
+    # their paths) then.
+    if meta.get("labels"):
+        errs.extend(validate_labels(meta.get("labels"), child(path, "labels")))
+    if meta.get("annotations"):
+        errs.extend(validate_annotations(meta.get("annotations"), child(path, "annotations")))
+    if meta.get("ownerReferences"):
+        errs.extend(
+            _validate_owner_references(
+                as_list(meta.get("ownerReferences")), child(path, "ownerReferences")
+            )
         )
-    )
-    finalizers = [as_str(f) for f in as_list(meta.get("finalizers"))]
-    errs.extend(_validate_finalizers(finalizers, child(path, "finalizers")))
-    errs.extend(
-        _validate_managed_fields(as_list(meta.get("managedFields")), child(path, "managedFields"))
-    )
+    if meta.get("finalizers"):
+        finalizers = [as_str(f) for f in as_list(meta.get("finalizers"))]
+        errs.extend(_validate_finalizers(finalizers, child(path, "finalizers")))
+    if meta.get("managedFields"):
+        errs.extend(
+            _validate_managed_fields(
+                as_list(meta.get("managedFields")), child(path, "managedFields")
+            )
+        )
     return errs
 
 
@@ -254,6 +301,23 @@ def validate_object_meta_update(
     """``ValidateObjectMetaUpdate``: identity fields are immutable, no new finalizers on a
     deleting object, a resourceVersion is present and generation never goes backwards."""
     n, o = as_dict(new), as_dict(old)
+    memo = _CHECKED.get()
+    if memo is None:
+        errs = _update_checks(n, o, path)
+    else:
+        token = ("update", id(n), id(o), path)
+        hit = memo.get(token)
+        if hit is not None and hit[0][0] is n and hit[0][1] is o:
+            errs = list(hit[1])
+        else:
+            errs = _update_checks(n, o, path)
+            memo[token] = ((n, o), list(errs))
+    if kube_finalizers:
+        errs.extend(_kube_finalizers(n, path))
+    return errs
+
+
+def _update_checks(n: Mapping[str, Any], o: Mapping[str, Any], path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     if o.get("deletionTimestamp"):
         added = sorted(
@@ -300,8 +364,6 @@ def validate_object_meta_update(
     errs.extend(
         _validate_managed_fields(as_list(n.get("managedFields")), child(path, "managedFields"))
     )
-    if kube_finalizers:
-        errs.extend(_kube_finalizers(n, path))
     return errs
 
 

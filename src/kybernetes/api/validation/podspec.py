@@ -23,6 +23,7 @@ from kybernetes.api.validation.common import (
     inclusive_range_error,
     index,
     is_valid_ip,
+    parse_ip,
     validate_dns1123_label,
     validate_dns1123_subdomain,
     validate_labels,
@@ -35,6 +36,7 @@ from kybernetes.api.validation.containers import (
     validate_probe,
 )
 from kybernetes.api.validation.names import (
+    is_dns1123_subdomain,
     name_is_dns_subdomain,
 )
 from kybernetes.api.validation.objectmeta import validate_annotations
@@ -54,6 +56,11 @@ __all__ = ["validate_pod_spec", "validate_pod_specific_annotations", "validate_p
 _MAX_INT32 = 2**31 - 1
 _RESTART_POLICIES = ("Always", "OnFailure", "Never")
 _DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
+_PROBES = (
+    ("liveness", "livenessProbe"),
+    ("readiness", "readinessProbe"),
+    ("startup", "startupProbe"),
+)
 _INIT_ONLY = "may not be set for init containers without restartPolicy=Always"
 
 
@@ -94,8 +101,9 @@ def _containers(
     restart = as_str(spec.get("restartPolicy"))
     errs: list[FieldError] = []
     names: set[str] = set()
+    base = child(path, "containers")
     for i, ctr in enumerate(containers):
-        p = index(child(path, "containers"), i)
+        p = index(base, i)
         errs.extend(validate_container_common(ctr, volumes, claims, restart, host_users, p))
         name = as_str(ctr.get("name"))
         if name in names:
@@ -103,15 +111,14 @@ def _containers(
         names.add(name)
         if ctr.get("lifecycle") is not None:
             errs.extend(validate_lifecycle(ctr.get("lifecycle"), grace, child(p, "lifecycle")))
-        for kind in ("liveness", "readiness", "startup"):
-            errs.extend(
-                validate_probe(ctr.get(f"{kind}Probe"), kind, grace, child(p, f"{kind}Probe"))
-            )
+        for kind, field in _PROBES:
+            if ctr.get(field) is not None:
+                errs.extend(validate_probe(ctr.get(field), kind, grace, child(p, field)))
         if ctr.get("restartPolicy") is not None:
             errs.append(
                 forbidden(child(p, "restartPolicy"), "may not be set for non-init containers")
             )
-    return errs + _host_ports(containers, child(path, "containers"))
+    return errs + _host_ports(containers, base)
 
 
 def _init_containers(
@@ -144,10 +151,9 @@ def _init_containers(
         if always:
             if ctr.get("lifecycle") is not None:
                 errs.extend(validate_lifecycle(ctr.get("lifecycle"), grace, child(p, "lifecycle")))
-            for kind in ("liveness", "readiness", "startup"):
-                errs.extend(
-                    validate_probe(ctr.get(f"{kind}Probe"), kind, grace, child(p, f"{kind}Probe"))
-                )
+            for kind, field in _PROBES:
+                if ctr.get(field) is not None:
+                    errs.extend(validate_probe(ctr.get(field), kind, grace, child(p, field)))
         else:
             hooks = ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe")
             errs.extend(forbidden(child(p, h), _INIT_ONLY) for h in hooks if ctr.get(h) is not None)
@@ -175,7 +181,8 @@ def _dns_config(config: object, policy: str, path: str) -> list[FieldError]:
             invalid(child(path, "nameservers"), servers, "must not have more than 3 nameservers")
         )
     for i, server in enumerate(servers):
-        errs.extend(is_valid_ip(index(child(path, "nameservers"), i), server))
+        if parse_ip(server) is None:  # the path is only built for an error
+            errs.extend(is_valid_ip(index(child(path, "nameservers"), i), server))
     searches = [as_str(s) for s in as_list(c.get("searches"))]
     if len(searches) > 32:
         errs.append(
@@ -190,9 +197,12 @@ def _dns_config(config: object, policy: str, path: str) -> list[FieldError]:
             )
         )
     for i, search in enumerate(searches):
-        errs.extend(
-            validate_dns1123_subdomain(search.removesuffix("."), index(child(path, "searches"), i))
-        )
+        if is_dns1123_subdomain(search.removesuffix(".")):
+            errs.extend(
+                validate_dns1123_subdomain(
+                    search.removesuffix("."), index(child(path, "searches"), i)
+                )
+            )
     for i, option in enumerate(as_list(c.get("options"))):
         if not as_str(as_dict(option).get("name")):
             errs.append(required(index(child(path, "options"), i), "must not be empty"))
@@ -218,9 +228,11 @@ def validate_pod_spec(
         for c in as_list(spec.get("resourceClaims"))
         if as_str(as_dict(c).get("name"))
     )
-    errs.extend(_resource_claims(spec.get("resourceClaims"), child(path, "resourceClaims")))
+    if spec.get("resourceClaims"):  # the list checks report nothing for an empty list
+        errs.extend(_resource_claims(spec.get("resourceClaims"), child(path, "resourceClaims")))
     errs.extend(_containers(spec, volumes, claims, host_users, path))
-    errs.extend(_init_containers(spec, volumes, claims, host_users, path))
+    if spec.get("initContainers"):
+        errs.extend(_init_containers(spec, volumes, claims, host_users, path))
     if as_bool(spec.get("hostNetwork")):
         for i, ctr in enumerate(as_list(spec.get("containers"))):
             for j, raw in enumerate(as_list(as_dict(ctr).get("ports"))):
@@ -247,7 +259,8 @@ def validate_pod_spec(
         errs.append(required(child(path, "dnsPolicy")))
     elif dns not in _DNS_POLICIES:
         errs.append(not_supported(child(path, "dnsPolicy"), dns, _DNS_POLICIES))
-    errs.extend(validate_labels(spec.get("nodeSelector"), child(path, "nodeSelector")))
+    if spec.get("nodeSelector"):
+        errs.extend(validate_labels(spec.get("nodeSelector"), child(path, "nodeSelector")))
     if as_bool(sc.get("shareProcessNamespace")) and as_bool(spec.get("hostPID")):
         errs.append(
             invalid(
@@ -256,11 +269,16 @@ def validate_pod_spec(
                 "ShareProcessNamespace and HostPID cannot both be enabled",
             )
         )
-    errs.extend(
-        validate_pod_security_context(spec.get("securityContext"), child(path, "securityContext"))
-    )
-    errs.extend(validate_affinity(spec.get("affinity"), child(path, "affinity")))
-    errs.extend(_dns_config(spec.get("dnsConfig"), dns, child(path, "dnsConfig")))
+    if spec.get("securityContext") is not None:
+        errs.extend(
+            validate_pod_security_context(
+                spec.get("securityContext"), child(path, "securityContext")
+            )
+        )
+    if spec.get("affinity"):  # an empty affinity has nothing to check
+        errs.extend(validate_affinity(spec.get("affinity"), child(path, "affinity")))
+    if spec.get("dnsConfig") is not None or dns == "None":
+        errs.extend(_dns_config(spec.get("dnsConfig"), dns, child(path, "dnsConfig")))
     for i, gate in enumerate(as_list(spec.get("readinessGates"))):
         errs.extend(
             validate_qualified_name(
@@ -275,11 +293,12 @@ def validate_pod_spec(
         if name in seen_gates:
             errs.append(duplicate(p, name))
         seen_gates.add(name)
-    errs.extend(
-        validate_topology_spread(
-            spec.get("topologySpreadConstraints"), child(path, "topologySpreadConstraints")
+    if spec.get("topologySpreadConstraints"):
+        errs.extend(
+            validate_topology_spread(
+                spec.get("topologySpreadConstraints"), child(path, "topologySpreadConstraints")
+            )
         )
-    )
     if not host_users:
         for field, shown in (
             ("hostNetwork", "hostNetwork"),
@@ -349,12 +368,18 @@ def _scalar_fields(spec: Mapping[str, Any], path: str) -> list[FieldError]:
     for field in ("hostname", "subdomain"):
         if as_str(spec.get(field)):
             errs.extend(validate_dns1123_label(as_str(spec.get(field)), child(path, field)))
-    errs.extend(validate_tolerations(spec.get("tolerations"), child(path, "tolerations")))
+    if spec.get("tolerations"):
+        errs.extend(validate_tolerations(spec.get("tolerations"), child(path, "tolerations")))
     for i, raw in enumerate(as_list(spec.get("hostAliases"))):
         alias, p = as_dict(raw), index(child(path, "hostAliases"), i)
-        errs.extend(is_valid_ip(child(p, "ip"), as_str(alias.get("ip"))))
+        ip = as_str(alias.get("ip"))
+        if parse_ip(ip) is None:  # paths are only built for errors
+            errs.extend(is_valid_ip(child(p, "ip"), ip))
         for j, host in enumerate(as_list(alias.get("hostnames"))):
-            errs.extend(validate_dns1123_subdomain(as_str(host), index(child(p, "hostnames"), j)))
+            if is_dns1123_subdomain(as_str(host)):
+                errs.extend(
+                    validate_dns1123_subdomain(as_str(host), index(child(p, "hostnames"), j))
+                )
     errs.extend(_name_field(spec, "priorityClassName", path))
     if spec.get("runtimeClassName") is not None:
         runtime = as_str(spec.get("runtimeClassName"))

@@ -10,19 +10,21 @@ where upstream would already have refused the request body.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from kybernetes.api.errors import ErrorType, FieldError, duplicate, forbidden, invalid, required
-from kybernetes.api.quantity import Quantity, QuantityError, parse_quantity
+from kybernetes.api.quantity import Quantity, parse_quantity
 from kybernetes.api.validation.common import (
     NEGATIVE,
     as_dict,
     as_list,
     as_str,
     child,
+    frozen_json,
     index,
     key,
+    parse_quantity_or_error,
     validate_dns1123_label,
 )
 from kybernetes.api.validation.gofmt import GoValue, go_quantity
@@ -147,10 +149,10 @@ def validate_quota_resource_name(name: str, path: str) -> list[FieldError]:
 def _parse(value: object, path: str) -> tuple[Quantity | None, list[FieldError]]:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None, [invalid(path, str(value), "must be a valid quantity")]
-    try:
-        return parse_quantity(value), []
-    except (QuantityError, ValueError, OverflowError) as exc:
-        return None, [invalid(path, str(value), str(exc))]
+    q = parse_quantity_or_error(value)
+    if isinstance(q, Quantity):
+        return q, []
+    return None, [invalid(path, str(value), q)]
 
 
 def go_quantity_value(q: Quantity) -> GoValue:
@@ -166,13 +168,57 @@ def go_quantity_value(q: Quantity) -> GoValue:
 
 def validate_resource_quantity(name: str, value: object, path: str) -> list[FieldError]:
     """``ValidateResourceQuantityValue``: not negative; whole for integer resources."""
+    return _checked_quantity(name, value, path)[1]
+
+
+# (resource name, quantity text) pairs already found valid, with their quantity: the answer
+# depends on the pair alone, and the same few pairs come back on every write.
+_VALID_QUANTITIES: dict[tuple[str, str], Quantity] = {}
+
+
+def _checked_quantity(
+    name: str, value: object, path: str
+) -> tuple[Quantity | None, list[FieldError]]:
+    """The parsed quantity (``None`` when it does not parse) and
+    ``validate_resource_quantity``'s errors."""
+    token = (name, value) if type(name) is str and type(value) is str else None
+    if token is not None:
+        known = _VALID_QUANTITIES.get(token)
+        if known is not None:
+            return known, []
     q, errs = _parse(value, path)
     if q is None:
-        return errs
+        return q, errs
+    errs.extend(_quantity_checks(name, q, path))
+    if not errs and token is not None and len(_VALID_QUANTITIES) < 4096:
+        _VALID_QUANTITIES[token] = q
+    return q, errs
+
+
+def _quantity_checks(name: str, q: Quantity, path: str) -> list[FieldError]:
+    errs: list[FieldError] = []
     if q.sign() < 0:
         errs.append(invalid(path, str(q), NEGATIVE))
     if _is_integer_resource(name) and q.milli_value() % 1000:
         errs.append(invalid(path, go_quantity_value(q), "must be an integer"))
+    return errs
+
+
+# Container resource names already found valid: the check depends on the name alone, and the
+# same few names (cpu, memory ...) come back in every container of every write.
+_VALID_CONTAINER_RESOURCE_NAMES: set[str] = set()
+
+
+def _name_errors(
+    name_fn: Callable[[str, str], list[FieldError]], name: str, path: str
+) -> list[FieldError]:
+    if name_fn is not validate_container_resource_name:
+        return name_fn(name, path)
+    if name in _VALID_CONTAINER_RESOURCE_NAMES:
+        return []
+    errs = name_fn(name, path)
+    if not errs and type(name) is str and len(_VALID_CONTAINER_RESOURCE_NAMES) < 1024:
+        _VALID_CONTAINER_RESOURCE_NAMES.add(name)
     return errs
 
 
@@ -187,6 +233,12 @@ def _hugepage_error(name: str, q: Quantity) -> str | None:
     return None
 
 
+# Requirements already found valid, by (frozen requirements, pod claim names, name rule): the
+# check depends on those alone (the path only shows in errors), and containers of one template,
+# and of many templates, repeat the same requirements.
+_VALID_REQUIREMENTS: set[Hashable] = set()
+
+
 def validate_resource_requirements(
     requirements: object,
     path: str,
@@ -194,6 +246,25 @@ def validate_resource_requirements(
     name_fn: Callable[[str, str], list[FieldError]] = validate_container_resource_name,
 ) -> list[FieldError]:
     """``validateResourceRequirements``: names, quantities, requests within limits, claims."""
+    token: Hashable | None
+    try:
+        token = (frozen_json(requirements), claim_names, name_fn)
+    except (TypeError, RecursionError):  # a value with no hashable image: check it every time
+        token = None
+    if token is not None and token in _VALID_REQUIREMENTS:
+        return []
+    errs = _resource_requirements(requirements, path, claim_names, name_fn)
+    if not errs and token is not None and len(_VALID_REQUIREMENTS) < 4096:
+        _VALID_REQUIREMENTS.add(token)
+    return errs
+
+
+def _resource_requirements(
+    requirements: object,
+    path: str,
+    claim_names: frozenset[str],
+    name_fn: Callable[[str, str], list[FieldError]],
+) -> list[FieldError]:
     req = as_dict(requirements)
     limits, requests = as_dict(req.get("limits")), as_dict(req.get("requests"))
     lim_path, req_path = child(path, "limits"), child(path, "requests")
@@ -202,9 +273,9 @@ def validate_resource_requirements(
     parsed_limits: dict[str, Quantity] = {}
     for name, value in limits.items():
         p = key(lim_path, name)
-        errs.extend(name_fn(name, p))
-        errs.extend(validate_resource_quantity(name, value, p))
-        q, _ = _parse(value, p)
+        errs.extend(_name_errors(name_fn, name, p))
+        q, q_errs = _checked_quantity(name, value, p)
+        errs.extend(q_errs)
         if q is not None:
             parsed_limits[name] = q
             if is_hugepage_resource_name(name):
@@ -215,9 +286,9 @@ def validate_resource_requirements(
         lim_cpu_mem = lim_cpu_mem or name in ("cpu", "memory")
     for name, value in requests.items():
         p = key(req_path, name)
-        errs.extend(name_fn(name, p))
-        errs.extend(validate_resource_quantity(name, value, p))
-        q, _ = _parse(value, p)
+        errs.extend(_name_errors(name_fn, name, p))
+        q, q_errs = _checked_quantity(name, value, p)
+        errs.extend(q_errs)
         limit = parsed_limits.get(name)
         if q is not None and limit is not None:
             if q != limit and not is_overcommit_allowed(name):

@@ -40,7 +40,12 @@ from kybernetes.api.validation import (
     storage,
 )
 from kybernetes.api.validation.common import as_dict, is_valid_path_segment_name
-from kybernetes.api.validation.objectmeta import validate_object_meta, validate_object_meta_update
+from kybernetes.api.validation.objectmeta import (
+    forget_checked_metadata,
+    remember_checked_metadata,
+    validate_object_meta,
+    validate_object_meta_update,
+)
 
 __all__ = ["invalid", "validate_object"]
 
@@ -137,6 +142,16 @@ def validate_object(
 ) -> list[FieldError]:
     """The field errors kube-apiserver would report for creating (or updating from ``old``)
     the defaulted object ``obj`` of ``group``/``kind``; empty when it is valid."""
+    token = remember_checked_metadata()
+    try:
+        return _validate(group, kind, obj, old)
+    finally:
+        forget_checked_metadata(token)
+
+
+def _validate(
+    group: str, kind: str, obj: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> list[FieldError]:
     namespaced = _namespaced(group, kind)
     validator = _VALIDATORS.get((group, kind))
     if old is None:

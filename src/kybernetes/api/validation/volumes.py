@@ -35,7 +35,11 @@ from kybernetes.api.validation.common import (
     validate_dns1123_label,
     validate_label_selector,
 )
-from kybernetes.api.validation.names import is_dns1123_subdomain, name_is_dns_subdomain
+from kybernetes.api.validation.names import (
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    name_is_dns_subdomain,
+)
 from kybernetes.api.validation.objectmeta import validate_template_object_meta
 from kybernetes.api.validation.resourcelists import validate_resource_quantity
 
@@ -93,6 +97,7 @@ _SOURCE_ORDER = (
     "photonPersistentDisk", "portworxVolume", "azureDisk", "storageos", "projected", "scaleIO",
     "csi", "ephemeral", "image",
 )  # fmt: skip
+_SOURCE_RANK = {name: rank for rank, name in enumerate(_SOURCE_ORDER)}
 _FORBIDDEN_PATH_NAME = {"downwardAPI": "downwarAPI", "cephfs": "cephFS"}
 
 
@@ -116,11 +121,20 @@ def validate_local_non_reserved_path(target: str, path: str) -> list[FieldError]
     return errs
 
 
-def _mode(value: object, path: str) -> list[FieldError]:
+def _mode(value: object, parent: str, name: str) -> list[FieldError]:
+    """The file mode ``value`` of field ``name`` under ``parent`` (path built on error only)."""
     mode = as_int(value)
     if mode is not None and not 0 <= mode <= 0o777:
-        return [invalid(path, mode, FILE_MODE_ERROR)]
+        return [invalid(child(parent, name), mode, FILE_MODE_ERROR)]
     return []
+
+
+def _non_reserved_path(target: str, parent: str, name: str) -> list[FieldError]:
+    """``validate_local_non_reserved_path`` for field ``name`` under ``parent``. Every error
+    needs a leading ``/`` or a ``..``, so other paths are passed without building the path."""
+    if not target.startswith("/") and ".." not in target:
+        return []
+    return validate_local_non_reserved_path(target, child(parent, name))
 
 
 def validate_key_to_path(item: Mapping[str, Any], path: str) -> list[FieldError]:
@@ -130,8 +144,8 @@ def validate_key_to_path(item: Mapping[str, Any], path: str) -> list[FieldError]
     target = as_str(item.get("path"))
     if not target:
         errs.append(required(child(path, "path")))
-    errs.extend(validate_local_non_reserved_path(target, child(path, "path")))
-    return errs + _mode(item.get("mode"), child(path, "mode"))
+    errs.extend(_non_reserved_path(target, path, "path"))
+    return errs + _mode(item.get("mode"), path, "mode")
 
 
 _VOLUME_FIELD_PATHS = (
@@ -148,7 +162,7 @@ def _downward_file(item: Mapping[str, Any], path: str, field_selector: Any) -> l
     target = as_str(item.get("path"))
     if not target:
         errs.append(required(child(path, "path")))
-    errs.extend(validate_local_non_reserved_path(target, child(path, "path")))
+    errs.extend(_non_reserved_path(target, path, "path"))
     if item.get("fieldRef") is not None:
         errs.extend(
             field_selector(
@@ -169,11 +183,11 @@ def _downward_file(item: Mapping[str, Any], path: str, field_selector: Any) -> l
             errs.append(required(child(path, "resourceFieldRef", "containerName")))
     else:
         errs.append(required(path, "one of fieldRef and resourceFieldRef is required"))
-    return errs + _mode(item.get("mode"), child(path, "mode"))
+    return errs + _mode(item.get("mode"), path, "mode")
 
 
 def _projected(source: Mapping[str, Any], path: str, field_selector: Any) -> list[FieldError]:
-    errs = _mode(source.get("defaultMode"), child(path, "defaultMode"))
+    errs = _mode(source.get("defaultMode"), path, "defaultMode")
     seen: set[str] = set()
 
     def claim(target: str, shown: object) -> None:
@@ -230,7 +244,7 @@ def _projected(source: Mapping[str, Any], path: str, field_selector: Any) -> lis
             if not target:
                 errs.append(required(child(path, "path")))
             else:
-                errs.extend(validate_local_non_reserved_path(target, child(path, "path")))
+                errs.extend(_non_reserved_path(target, path, "path"))
         if src.get("clusterTrustBundle") is not None:
             count += 1
             bundle = as_dict(src.get("clusterTrustBundle"))
@@ -278,7 +292,7 @@ def _source_errors(
     if name in ("secret", "configMap"):
         ref_field = "secretName" if name == "secret" else "name"
         errs = [] if as_str(source.get(ref_field)) else [required(child(p, ref_field))]
-        errs.extend(_mode(source.get("defaultMode"), child(p, "defaultMode")))
+        errs.extend(_mode(source.get("defaultMode"), p, "defaultMode"))
         for i, item in enumerate(as_list(source.get("items"))):
             errs.extend(validate_key_to_path(as_dict(item), index(child(p, "items"), i)))
         return errs
@@ -293,7 +307,7 @@ def _source_errors(
             errs.append(invalid(child(p, "path"), target, "must be an absolute path"))
         return errs
     if name == "downwardAPI":
-        errs = _mode(source.get("defaultMode"), child(p, "defaultMode"))
+        errs = _mode(source.get("defaultMode"), p, "defaultMode")
         for item in as_list(source.get("items")):
             errs.extend(_downward_file(as_dict(item), p, field_selector))
         return errs
@@ -349,9 +363,11 @@ def _volume_source(
 ) -> list[FieldError]:
     errs: list[FieldError] = []
     count = 0
-    for name in _SOURCE_ORDER:
-        if vol.get(name) is None:
-            continue
+    # The sources the volume sets, in upstream's order (a volume has few keys, the order many).
+    present = [name for name in vol if name in _SOURCE_RANK and vol[name] is not None]
+    if len(present) > 1:
+        present.sort(key=_SOURCE_RANK.__getitem__)
+    for name in present:
         if count:
             errs.append(
                 forbidden(
@@ -388,7 +404,7 @@ def validate_volumes(
         el = _volume_source(vol, vol_path, pod_name, field_selector)
         if not name:
             el.append(required(child(vol_path, "name")))
-        else:
+        elif is_dns1123_label(name):  # the path is only built for an error
             el.extend(validate_dns1123_label(name, child(vol_path, "name")))
         if name in names:
             el.append(duplicate(child(vol_path, "name"), name))
