@@ -5,9 +5,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +23,8 @@ from kybernetes.api.apply import (
     reset_fields,
 )
 from kybernetes.api.defaults import apply_defaults
-from kybernetes.api.schema import TypeSchema, definition
+from kybernetes.api.fieldset import FieldSet, root_node
+from kybernetes.api.schema import TypeSchema, definition, definition_for_kind
 
 DEPLOYMENT = definition("io.k8s.api.apps.v1.Deployment")
 CONFIGMAP = definition("io.k8s.api.core.v1.ConfigMap")
@@ -725,3 +729,140 @@ def test_tables_name_real_schema_fields() -> None:
         assert set(fields) <= set(definition(name).fields), name
     for name, key in fieldset_module._KEY_DEFAULTS:
         assert key in definition(name).fields
+
+
+# ----- the create fast path -------------------------------------------------------------------
+
+MANIFESTS = Path(__file__).resolve().parent / "manifests"
+
+
+def defaulted_manifest(path: Path) -> tuple[dict[str, Any], TypeSchema]:
+    obj = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+    group, _, version = obj["apiVersion"].rpartition("/")
+    apply_defaults(group, version, obj["kind"], obj)
+    schema = definition_for_kind(group, version, obj["kind"])
+    assert schema is not None
+    return obj, schema
+
+
+def general_fields_v1(
+    new: dict[str, Any], schema: TypeSchema | None, ignored: FieldSet | None
+) -> dict[str, Any] | None:
+    """What the general path (compare with ``{}``, then the set algebra) records on create."""
+    from kybernetes.api import apply as apply_module
+
+    me = ("m", "Update", "v1", "")
+    managers = apply_module._record({}, new, {}, {}, me, "v1", root_node(schema), T0, ignored)
+    return managers[me].fields.to_fields_v1() if me in managers else None
+
+
+ODD_OBJECTS: list[tuple[dict[str, Any], TypeSchema | None]] = [
+    # Duplicated list-map items, an item without its key, nulls and empty collections,
+    # a key defaulted from the schema (protocol), set lists, status and identity fields.
+    (
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "p",
+                "uid": "u",
+                "labels": {},
+                "annotations": None,
+                "finalizers": ["a", "b", "a"],
+                "ownerReferences": [{"uid": "1", "name": "x"}, {"uid": "1", "name": "y"}],
+            },
+            "spec": {
+                "containers": [
+                    {"name": "a", "ports": [{"containerPort": 80}, {"containerPort": 80}]},
+                    {"name": "b", "env": [{"name": "E", "value": "1"}, {"value": "no key"}]},
+                    {"name": "a", "image": "dup"},
+                    {"name": "c", "ports": [{"containerPort": 80}, {"containerPort": 80}]},
+                ],
+                "initContainers": [{"name": "i"}, {"name": "j"}, {"name": "i", "image": "x"}],
+                "volumes": [],
+                "nodeSelector": None,
+                "affinity": {},
+                "tolerations": [{"key": "k"}, {"key": "k"}],
+            },
+            "status": {"phase": "Running", "conditions": [{"type": "Ready"}]},
+        },
+        definition("io.k8s.api.core.v1.Pod"),
+    ),
+    # Values of the wrong kind where the schema wants a struct, list or map.
+    (
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "d", "labels": ["x"], "annotations": "y", "ownerReferences": 1},
+            "spec": {"template": [], "strategy": None, "selector": {"matchLabels": []}},
+        },
+        DEPLOYMENT,
+    ),
+    (
+        {"apiVersion": "apps/v1", "kind": "Deployment", "spec": None, "status": {}},
+        DEPLOYMENT,
+    ),
+    # A custom resource without a schema: maps deduced, lists atomic.
+    (
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w", "labels": {"a": "b"}},
+            "spec": {"size": 3, "tags": ["x", "y"], "nested": {"deep": {"x": None}}, "e": {}},
+            "status": {"ok": True},
+        },
+        None,
+    ),
+]
+
+
+def test_create_fast_path_matches_the_general_path() -> None:
+    from kybernetes.api import apply as apply_module
+
+    cases: list[tuple[dict[str, Any], TypeSchema | None]] = [
+        defaulted_manifest(path) for path in sorted(MANIFESTS.glob("*.yaml"))
+    ]
+    assert len(cases) >= 5
+    cases += ODD_OBJECTS
+    cases.append(({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1"}}, CONFIGMAP))
+    for obj, schema in cases:
+        for ignored in (
+            None,
+            reset_fields("", has_status=True),
+            reset_fields("status", has_status=True),
+            FieldSet.from_paths([("f:metadata", "f:labels"), ("f:spec", "f:containers")]),
+        ):
+            expected = general_fields_v1(obj, schema, ignored)
+            fast = apply_module._created_fields(obj, root_node(schema), ignored)
+            # Byte for byte: the same keys in the same order.
+            assert orjson.dumps(fast) == orjson.dumps(expected or {}), (obj.get("kind"), ignored)
+            assert FieldSet.from_fields_v1(fast).to_fields_v1() == fast
+            created = record_update(
+                None, obj, "m", api_version="v1", schema=schema, now=T0, ignored=ignored
+            )
+            if expected is None:
+                assert "managedFields" not in created["metadata"]
+            else:
+                (only,) = created["metadata"]["managedFields"]
+                assert orjson.dumps(only["fieldsV1"]) == orjson.dumps(expected)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [({"flag": 1}, {"flag": True}), ({"ratio": float("nan")}, None)],
+    ids=["true-is-not-1", "nan-is-not-nan"],
+)
+def test_updates_tell_apart_what_python_equality_does_not(
+    before: dict[str, Any], after: dict[str, Any] | None
+) -> None:
+    # True == 1 and a NaN object equals itself in Python; Go's value.Equals says neither, so
+    # the field counts as changed.
+    spec = {**before, "same": {"x": [1, 2]}}
+    old: dict[str, Any] = {"apiVersion": "example.com/v1", "kind": "W", "metadata": {"name": "w"}}
+    old["spec"] = spec
+    old = record_update(None, old, "a", api_version="example.com/v1", schema=None, now=T0)
+    old["metadata"]["uid"] = "u"
+    new = {**old, "spec": {**(after or before), "same": {"x": [1, 2]}}}
+    out = record_update(old, new, "b", api_version="example.com/v1", schema=None, now=T1)
+    (name,) = before
+    assert entry(out, "b", "Update")["fieldsV1"] == {"f:spec": {"f:" + name: {}}}

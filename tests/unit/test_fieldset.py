@@ -340,3 +340,21 @@ def test_set_algebra(a: FieldSet, b: FieldSet) -> None:
         assert diff.has(path) == (not b.has(path))
     assert set(union.paths()) == set(a.paths()) | set(b.paths())
     assert diff.union(inter) == a
+
+
+def test_written_and_read_documents_are_never_shared() -> None:
+    # Sets keep their written document and are found again by it: neither may leak.
+    s = fs("f:spec/f:replicas", 'f:spec/f:containers/k:{"name":"web"}/f:image')
+    first = s.to_fields_v1()
+    first["f:spec"]["f:replicas"]["oops"] = {}
+    first["f:extra"] = {}
+    second = s.to_fields_v1()
+    assert second == {
+        "f:spec": {"f:containers": {'k:{"name":"web"}': {"f:image": {}}}, "f:replicas": {}}
+    }
+    assert second is not first
+    doc = s.to_fields_v1()
+    assert FieldSet.from_fields_v1(doc) == s
+    doc["f:spec"]["f:paused"] = {}
+    assert FieldSet.from_fields_v1(doc) == s.union(fs("f:spec/f:paused"))
+    assert FieldSet.from_fields_v1(s.to_fields_v1()) == s

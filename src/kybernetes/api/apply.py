@@ -26,6 +26,9 @@ Invariants:
   pointer (``spec``, ``template``, ``strategy``, ...) or a required collection exists even when
   the dict omits it, so a new ``spec.strategy.rollingUpdate`` is owned as a whole (``"."``) but
   ``spec`` is not.
+- An untracked create (no old object, no managers) takes a fast path, ``_created_fields``, that
+  writes the ``fieldsV1`` document in one walk; it must give exactly what the general path
+  (``_record`` over the field sets) gives, which the tests check on real objects.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from kybernetes.api.fieldset import (
     item_element,
     path_string,
     root_node,
+    sort_elements,
 )
 from kybernetes.api.meta import parse_time
 from kybernetes.api.schema import FieldKind, TypeSchema
@@ -291,6 +295,13 @@ def record_update(
     if not managers and old is not None and (old.get("metadata") or {}).get("uid"):
         return out  # an existing object nobody tracks stays untracked
     me: _Id = (manager or "unknown", UPDATE, api_version, subresource)
+    if old is None and not managers:
+        # A create nobody tracks yet: everything the object sets is the writer's, written
+        # straight from one walk (what _record makes of it, without the sets).
+        fields_v1 = _created_fields(out, node, ignored)
+        if fields_v1:
+            out_meta["managedFields"] = [_entry(me, False, api_version, now, fields_v1)]
+        return out
     managers = _record(old_obj, out, managers, times, me, api_version, node, now, ignored)
     _cap_update_managers(managers, times)
     _store(out, managers, times)
@@ -578,23 +589,12 @@ def _identity_json(ident: _Id) -> str:
 def _store(
     obj: dict[str, Any], managers: Mapping[_Id, _Owned], times: Mapping[_Id, str | None]
 ) -> None:
-    entries: list[dict[str, Any]] = []
-    for ident, owned in managers.items():
-        manager, operation, _, subresource = ident
-        entry: dict[str, Any] = {}
-        if manager:
-            entry["manager"] = manager
-        entry["operation"] = APPLY if owned.applied else operation
-        if owned.api_version:
-            entry["apiVersion"] = owned.api_version
-        time = times.get(ident)
-        if time:
-            entry["time"] = time
-        entry["fieldsType"] = "FieldsV1"
-        entry["fieldsV1"] = owned.fields.to_fields_v1()
-        if subresource:
-            entry["subresource"] = subresource
-        entries.append(entry)
+    entries = [
+        _entry(
+            ident, owned.applied, owned.api_version, times.get(ident), owned.fields.to_fields_v1()
+        )
+        for ident, owned in managers.items()
+    ]
     entries.sort(
         key=lambda e: (
             e["operation"],
@@ -611,6 +611,26 @@ def _store(
         meta["managedFields"] = entries
     else:
         meta.pop("managedFields", None)
+
+
+def _entry(
+    ident: _Id, applied: bool, api_version: str, time: str | None, fields_v1: dict[str, Any]
+) -> dict[str, Any]:
+    """One managedFields entry, keys in ``ManagedFieldsEntry`` order."""
+    manager, operation, _, subresource = ident
+    entry: dict[str, Any] = {}
+    if manager:
+        entry["manager"] = manager
+    entry["operation"] = APPLY if applied else operation
+    if api_version:
+        entry["apiVersion"] = api_version
+    if time:
+        entry["time"] = time
+    entry["fieldsType"] = "FieldsV1"
+    entry["fieldsV1"] = fields_v1
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
 
 
 def _cap_update_managers(managers: dict[_Id, _Owned], times: dict[_Id, str | None]) -> None:
@@ -810,6 +830,8 @@ def _compare(old: Any, new: Any, node: Node) -> tuple[FieldSet, FieldSet, FieldS
 def _cmp(
     lhs: Any, rhs: Any, node: Node, path: Path, out: tuple[SetBuilder, SetBuilder, SetBuilder]
 ) -> None:
+    if type(lhs) is type(rhs) and type(rhs) in (dict, list) and _same(lhs, rhs):
+        return  # equal values: nothing was added, modified or removed below here
     added, _, removed = out
     shared = _shape(node, lhs, rhs)
     if shared is None or shared.shape is Shape.SCALAR or shared.atomic:
@@ -845,11 +867,241 @@ def _cmp(
                     rv = zero[key]
             if lv is _ABSENT and rv is _ABSENT:
                 continue
+            if (lv is None and rv is None) or (
+                type(lv) is type(rv) and type(lv) in _PLAIN_SCALARS and lv == rv
+            ):
+                continue  # the same string, integer, boolean or null: nothing changed
             _cmp(lv, rv, shared.child(key), (*path, "f:" + key), out)
     if lhs is _ABSENT:
         added.insert(path)
     elif rhs is _ABSENT:
         removed.insert(path)
+
+
+def _created_fields(new: Mapping[str, Any], node: Node, ignored: FieldSet | None) -> dict[str, Any]:
+    """The ``fieldsV1`` of what creating ``new`` changed, less ``ignored`` (with what is below)
+    and the stripped identity fields: what ``_record({}, new, ...)`` makes of an untracked
+    create, written in one walk without building sets (``_cmp`` with an empty left side).
+
+    The walk writes each level in upstream's order as it goes. Below the places that
+    ``ignored`` and the stripped fields name, where nothing is left out, ``_new_place`` takes
+    over: everything there is new, so each collection is ``{".": {}, ...}`` and each other
+    value ``{}``."""
+    below, _ = _grown({}, new, node, ignored, _STRIPPED)
+    return below or {}
+
+
+def _grown(
+    lhs: Any, rhs: Any, node: Node, ignored: FieldSet | None, stripped: FieldSet | None
+) -> tuple[dict[str, Any] | None, bool]:
+    """``_cmp(lhs, rhs)`` where ``lhs`` is a zero value (``{}`` or null) and ``rhs`` is present:
+    (the ``fieldsV1`` of what changed below this place, None when nothing; whether the place
+    itself changed). ``ignored`` and ``stripped`` are those sets below this place."""
+    shared = _shape(node, lhs, rhs)
+    if shared is None or shared.shape is Shape.SCALAR or shared.atomic:
+        return None, not _equal(lhs, rhs)
+    if shared.shape is Shape.LIST:
+        # The left list is always empty: every item is new.
+        items = _new_items(rhs, shared, ignored, stripped) if isinstance(rhs, list) else None
+        if items is None:
+            return None, not _equal(lhs, rhs)
+        return items or None, False
+    right = rhs if isinstance(rhs, dict) else None
+    if not right:
+        return None, not _equal(lhs, rhs)  # both sides empty (lhs is never a full dict)
+    zero = _zero_fields(shared) if isinstance(lhs, dict) else {}
+    below: dict[str, Any] = {}
+    for key, value in right.items():
+        pe = "f:" + key
+        if ignored is not None and pe in ignored.members:
+            continue
+        if key in zero:
+            fields, changed = _grown(
+                zero[key],
+                value,
+                shared.child(key),
+                ignored.children.get(pe) if ignored is not None else None,
+                stripped.children.get(pe) if stripped is not None else None,
+            )
+            _place(below, pe, fields, changed, stripped)
+        else:
+            _new_child(below, pe, value, shared, key, ignored, stripped)
+    # (A null lhs is the zero value of a map, never of a struct: no zero fields to add.)
+    return (dict(sorted(below.items())) if below else None), False
+
+
+def _zero_fields(node: Node) -> Mapping[str, Any]:
+    if node.shape is Shape.STRUCT and node.definition is not None:
+        return _always_there(node.definition)
+    return {}
+
+
+def _new_child(
+    below: dict[str, Any],
+    pe: str,
+    value: Any,
+    parent: Node,
+    name: str,
+    ignored: FieldSet | None,
+    stripped: FieldSet | None,
+) -> None:
+    """Write field ``name`` of ``parent``, new with ``value``, into ``below`` as ``pe``.
+    ``ignored`` and ``stripped`` are those sets at the parent (``pe`` is not ignored)."""
+    ignored_below = ignored.children.get(pe) if ignored is not None else None
+    stripped_below = stripped.children.get(pe) if stripped is not None else None
+    collection = value and isinstance(value, dict | list)
+    if (
+        ignored_below is None
+        and stripped_below is None
+        and (stripped is None or pe not in stripped.members)
+    ):
+        below[pe] = _new_place(value, parent.child(name)) if collection else {}
+        return
+    fields = None
+    if collection:
+        fields = _new_fields(value, parent.child(name), ignored_below, stripped_below)
+    _place(below, pe, fields, True, stripped)
+
+
+def _new_place(value: dict[str, Any] | list[Any], node: Node) -> dict[str, Any]:
+    """The ``fieldsV1`` of a place that is new with ``value``, a non-empty collection, where
+    nothing is ignored or stripped: ``{}`` when the place is one leaf, otherwise ``"."`` and
+    everything below it (``_cmp(_ABSENT, value)``)."""
+    shape = node.shape
+    if shape is Shape.DEDUCED:
+        node = node.effective(value)
+        shape = node.shape
+    if node.atomic:
+        return {}
+    if shape is Shape.LIST:
+        return _new_list_place(value, node) if isinstance(value, list) else {}
+    if shape is Shape.SCALAR or not isinstance(value, dict):
+        return {}  # what node.effective() makes a leaf
+    names: list[str] = sorted(value)
+    if node.definition is not None and shape is Shape.STRUCT:
+        # A new struct has its zero fields too, as in Go: each one leaf.
+        missing = [name for name in _always_there(node.definition) if name not in value]
+        if missing:
+            names = sorted(names + missing)
+    out: dict[str, Any] = {".": {}}
+    for name in names:
+        child = value.get(name)
+        if child and isinstance(child, dict | list):
+            out["f:" + name] = _new_place(child, node.child(name))
+        else:
+            out["f:" + name] = {}
+    return out
+
+
+def _new_list_place(items: list[Any], node: Node) -> dict[str, Any]:
+    """``_new_place`` for a granular list: each item by its element, a duplicated item as a
+    whole; one leaf when an item has no element."""
+    try:
+        elements = [item_element(node, item) for item in items]
+    except FieldSetError:
+        return {}
+    unique: dict[str, Any] = {}
+    duplicated: set[str] = set()
+    for pe, item in zip(elements, items, strict=True):
+        if pe in unique:
+            duplicated.add(pe)
+        unique[pe] = item
+    item_node = node.item()
+    out: dict[str, Any] = {".": {}}
+    for pe in sort_elements(unique):
+        item = unique[pe]
+        if pe not in duplicated and item and isinstance(item, dict | list):
+            out[pe] = _new_place(item, item_node)
+        else:
+            out[pe] = {}
+    return out
+
+
+def _new_fields(
+    value: dict[str, Any] | list[Any],
+    node: Node,
+    ignored: FieldSet | None,
+    stripped: FieldSet | None,
+) -> dict[str, Any] | None:
+    """The ``fieldsV1`` below a place that is new with ``value``, a non-empty collection (the
+    place itself is added, and everything below it): ``_cmp(_ABSENT, value)``, less
+    ``ignored`` and ``stripped`` (those sets below the place)."""
+    shape = node.shape
+    if shape is Shape.DEDUCED:
+        node = node.effective(value)
+        shape = node.shape
+    if node.atomic:
+        return None
+    if shape is Shape.LIST:
+        items = _new_items(value, node, ignored, stripped) if isinstance(value, list) else None
+        return items or None
+    if shape is Shape.SCALAR or not isinstance(value, dict):
+        return None  # what node.effective() makes a leaf
+    below: dict[str, Any] = {}
+    for name, child in value.items():
+        pe = "f:" + name
+        if ignored is None or pe not in ignored.members:
+            _new_child(below, pe, child, node, name, ignored, stripped)
+    for name in _zero_fields(node):
+        # A new struct has its zero fields too, as in Go: each one leaf.
+        pe = "f:" + name
+        if name not in value and (ignored is None or pe not in ignored.members):
+            _place(below, pe, None, True, stripped)
+    return dict(sorted(below.items())) if below else None
+
+
+def _new_items(
+    items: list[Any], node: Node, ignored: FieldSet | None, stripped: FieldSet | None
+) -> dict[str, Any] | None:
+    """The ``fieldsV1`` below a granular list whose items are all new, less ``ignored`` and
+    ``stripped``; None when the list is one leaf (it is empty or an item has no element)."""
+    if not items:
+        return None
+    try:
+        elements = [item_element(node, item) for item in items]
+    except FieldSetError:
+        return None
+    counts: dict[str, int] = {}
+    for pe in elements:
+        counts[pe] = counts.get(pe, 0) + 1
+    item_node = node.item()
+    below: dict[str, Any] = {}
+    for pe, item in zip(elements, items, strict=True):
+        if ignored is not None and pe in ignored.members:
+            continue
+        if counts[pe] > 1 or not item or not isinstance(item, dict | list):
+            _place(below, pe, None, True, stripped)  # a duplicated item is owned as a whole
+            continue
+        ignored_below = ignored.children.get(pe) if ignored is not None else None
+        stripped_below = stripped.children.get(pe) if stripped is not None else None
+        _place(
+            below, pe, _new_fields(item, item_node, ignored_below, stripped_below), True, stripped
+        )
+    return {pe: below[pe] for pe in sort_elements(below)}
+
+
+def _place(
+    below: dict[str, Any],
+    pe: str,
+    fields: dict[str, Any] | None,
+    changed: bool,
+    stripped: FieldSet | None,
+) -> None:
+    """Write child ``pe`` into ``below``: ``{}`` when only it changed, its fields when only
+    they did, both (``"."`` first) when both."""
+    if changed and stripped is not None and pe in stripped.members:
+        changed = False
+    if fields is None:
+        if changed:
+            below[pe] = {}
+    elif changed:
+        below[pe] = {".": {}, **fields}
+    else:
+        below[pe] = fields
+
+
+# Scalars whose == is _equal's (floats are not: NaN).
+_PLAIN_SCALARS: Final = frozenset({str, int, bool})
 
 
 def _cmp_leaf(
@@ -902,6 +1154,23 @@ def _cmp_list(
                 _cmp(before[0], _ABSENT, item_node, item_path, out)
             added.insert(item_path)
     return True
+
+
+def _same(a: dict[str, Any] | list[Any], b: dict[str, Any] | list[Any]) -> bool:
+    """``_equal(a, b)``, proved in C where it can be: True only when it holds; False when the
+    values differ or the quick proof does not apply (the caller then walks them)."""
+    if a != b:
+        return False  # Python's == holds wherever _equal does
+    # == also holds for True and 1, which _equal tells apart, as JSON does.
+    try:
+        encoded = orjson.dumps(a)
+        if a is not b and encoded != orjson.dumps(b):
+            return False
+    except TypeError:
+        return False
+    # And == holds for one NaN object on both sides, which _equal calls unequal. orjson writes
+    # NaN as null; a decoded copy has None there, which equals no NaN.
+    return b"null" not in encoded or orjson.loads(encoded) == b
 
 
 def _equal(a: Any, b: Any) -> bool:

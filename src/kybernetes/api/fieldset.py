@@ -20,6 +20,9 @@ Invariants:
   then keys, values, indices), an element that is both a member and a parent as
   ``{".": {}, ...children}``, a member alone as ``{}``. ``from_fields_v1`` reads any order and
   ignores element kinds it does not know, as upstream does.
+- A set keeps the JSON of the document it wrote (``to_fields_v1`` hands out a fresh copy), and
+  ``from_fields_v1`` finds a recently written or read set by its document's JSON (a bounded
+  cache): a write mostly decodes the managedFields the previous write encoded.
 - ``to_field_set`` inserts exactly what upstream's ``ToFieldSet`` inserts: scalars, atomic
   lists and maps, list items, map entries that are not declared struct fields, and declared
   fields whose value is ``null`` or ``{}``.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -61,6 +65,7 @@ __all__ = [
     "parse_element",
     "path_string",
     "root_node",
+    "sort_elements",
     "to_field_set",
     "value_element",
 ]
@@ -109,6 +114,8 @@ def _go_string(text: str) -> str:
 def go_json(value: Any) -> str:
     """Compact JSON as Go encodes an unstructured value: map keys sorted, HTML characters
     escaped, integral floats without a fraction."""
+    if type(value) is str:
+        return _go_string(value)
     if value is None:
         return "null"
     if value is True:
@@ -123,7 +130,7 @@ def go_json(value: Any) -> str:
         return _go_string(value)
     if isinstance(value, Mapping):
         items = sorted(value.items())
-        return "{" + ",".join(f"{_go_string(k)}:{go_json(v)}" for k, v in items) + "}"
+        return "{" + ",".join([_go_string(k) + ":" + go_json(v) for k, v in items]) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(go_json(v) for v in value) + "]"
     raise TypeError(f"not a JSON value: {type(value).__name__}")
@@ -263,6 +270,16 @@ def compare_elements(a: str, b: str) -> int:
 _element_order = functools.cmp_to_key(compare_elements)
 
 
+def sort_elements(elements: Iterable[str]) -> list[str]:
+    """``elements`` in upstream's order. Field names (``f:``) alone, the usual case, order as
+    plain strings; anything else goes through ``compare_elements``."""
+    ordered = sorted(elements)
+    # As strings, "f:" sorts before the other kinds: all are fields when both ends are.
+    if not ordered or (ordered[0].startswith("f:") and ordered[-1].startswith("f:")):
+        return ordered
+    return sorted(ordered, key=_element_order)
+
+
 def _go_value_string(value: Any) -> str:
     """``value.ToString``: what a key or set value looks like in a path string."""
     if value is None:
@@ -308,16 +325,28 @@ def path_string(path: Sequence[str]) -> str:
 class FieldSet:
     """An immutable set of paths, stored as a trie (upstream's ``fieldpath.Set``)."""
 
-    __slots__ = ("_children", "_members")
+    __slots__ = ("_children", "_json", "_members")
 
     _members: frozenset[str]
     _children: Mapping[str, FieldSet]
+    # The set's FieldsV1 document as JSON, once written (the set never changes).
+    _json: bytes | None
 
     def __init__(
         self, members: Iterable[str] = (), children: Mapping[str, FieldSet] | None = None
     ) -> None:
         self._members = frozenset(members)
         self._children = {k: v for k, v in (children or {}).items() if not v.is_empty()}
+        self._json = None
+
+    @classmethod
+    def _of(cls, members: frozenset[str], children: dict[str, FieldSet]) -> FieldSet:
+        """A set from parts that already keep the invariants (no empty child)."""
+        out = object.__new__(cls)
+        out._members = members
+        out._children = children
+        out._json = None
+        return out
 
     @classmethod
     def from_paths(cls, paths: Iterable[Sequence[str]]) -> FieldSet:
@@ -422,19 +451,28 @@ class FieldSet:
     # ----- FieldsV1 ---------------------------------------------------------------------
 
     def to_fields_v1(self) -> dict[str, Any]:
-        """The ``fieldsV1`` object of a managedFields entry, keys in upstream's order."""
-        return self._emit(include_self=False)
+        """The ``fieldsV1`` object of a managedFields entry, keys in upstream's order (a fresh
+        dict each time)."""
+        encoded = self._json
+        if encoded is not None:
+            copied: dict[str, Any] = orjson.loads(encoded)
+            return copied
+        out = self._emit(False)
+        self._json = encoded = orjson.dumps(out)
+        _remember(encoded, self)  # the next write reads this document back
+        return out
 
-    def _emit(self, *, include_self: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if include_self:
-            out["."] = {}
-        for pe in sorted(self._members | self._children.keys(), key=_element_order):
-            child = self._children.get(pe)
-            if child is None:
+    def _emit(self, include_self: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {".": {}} if include_self else {}
+        members = self._members
+        children = self._children
+        if not children:
+            for pe in sort_elements(members):
                 out[pe] = {}
-            else:
-                out[pe] = child._emit(include_self=pe in self._members)
+            return out
+        for pe in sort_elements(members.union(children)):
+            child = children.get(pe)
+            out[pe] = {} if child is None else child._emit(pe in members)
         return out
 
     def to_json(self) -> bytes:
@@ -445,8 +483,20 @@ class FieldSet:
         """Read a ``fieldsV1`` object; ``FieldSetError`` when it is not one."""
         if not isinstance(data, Mapping):
             raise FieldSetError(f"fieldsV1 must be an object, not {type(data).__name__}")
+        try:
+            key: bytes | None = orjson.dumps(data, option=_PLAIN_JSON)
+        except TypeError:
+            key = None  # not plain JSON: read it as it is
+        if key is not None:
+            known = _DECODED.get(key)
+            if known is not None:
+                _DECODED.move_to_end(key)
+                return known
         children, _ = _read_fields_v1(data)
-        return children if children is not None else EMPTY
+        result = children if children is not None else EMPTY
+        if key is not None:
+            _remember(key, result)
+        return result
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> FieldSet:
@@ -467,11 +517,17 @@ def _read_fields_v1(data: Mapping[str, Any]) -> tuple[FieldSet | None, bool]:
         if key == ".":
             is_member = True
             continue
-        if len(key) >= 2 and key[1] == ":" and key[0] not in _KIND_ORDER:
+        if key.startswith("f:"):
+            element = key  # a field name is already canonical
+        elif len(key) >= 2 and key[1] == ":" and key[0] not in _KIND_ORDER:
             continue  # an element kind from the future: dropped, as upstream drops it
-        element = canonical_element(key)
-        if not isinstance(value, Mapping):
+        else:
+            element = _canonical_key(key)
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise FieldSetError(f"the value of {key!r} must be an object")
+        if not value:
+            members.add(element)  # a member with nothing below it
+            continue
         below, child_is_member = _read_fields_v1(value)
         if child_is_member:
             members.add(element)
@@ -480,7 +536,28 @@ def _read_fields_v1(data: Mapping[str, Any]) -> tuple[FieldSet | None, bool]:
             children[element] = below if existing is None else existing.union(below)
     if not members and not children:
         return None, True
-    return FieldSet(members, children), is_member
+    return FieldSet._of(frozenset(members), children), is_member
+
+
+_canonical_key = functools.lru_cache(maxsize=65536)(canonical_element)
+
+# Sets by their FieldsV1 JSON, most recent last: every write decodes the managedFields the
+# previous write encoded, mostly unchanged. Sets are immutable, so one can be handed out twice.
+_DECODED: Final[OrderedDict[bytes, FieldSet]] = OrderedDict()
+_DECODED_MAX: Final = 512
+# Anything but plain dicts, lists, strings, numbers, booleans and null fails to encode.
+_PLAIN_JSON: Final = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _remember(encoded: bytes, fields: FieldSet) -> None:
+    _DECODED[encoded] = fields
+    _DECODED.move_to_end(encoded)
+    while len(_DECODED) > _DECODED_MAX:
+        _DECODED.popitem(last=False)
 
 
 EMPTY: Final = FieldSet()
@@ -546,12 +623,18 @@ class Node:
     # LIST: the list-map keys; a granular list without keys is a set.
     keys: tuple[str, ...] = ()
     definition: TypeSchema | None = None
+    # The nodes of declared fields, filled as they are asked for.
+    _declared: dict[str, Node] = field(default_factory=dict, compare=False, repr=False)
 
     def child(self, name: str) -> Node:
         """The node of map entry or struct field ``name``."""
+        known = self._declared.get(name)
+        if known is not None:
+            return known
         declared = self.fields.get(name)
         if declared is not None:
-            return node_for(declared)
+            known = self._declared[name] = node_for(declared)
+            return known
         if self.shape is Shape.MAP and self.element is not None:
             return node_for(self.element)
         return DEDUCED
@@ -638,6 +721,7 @@ def _deduced_root() -> Node:
     return Node(Shape.DEDUCED, fields=fields)
 
 
+@functools.lru_cache(maxsize=1024)
 def root_node(schema: TypeSchema | None) -> Node:
     """The node of a whole object of type ``schema`` (None: a custom resource without one)."""
     if schema is None:
@@ -656,6 +740,9 @@ def root_node(schema: TypeSchema | None) -> Node:
 def item_element(node: Node, item: Any) -> str:
     """The path element of a list item of an associative list ``node``; ``FieldSetError`` with
     upstream's words when the item cannot have one."""
+    if len(node.keys) == 1 and isinstance(item, dict) and node.keys[0] in item:
+        name = node.keys[0]  # the usual list map: one key, which the item has
+        return "k:{" + _go_string(name) + ":" + go_json(item[name]) + "}"
     if node.keys:
         if item is None:
             raise FieldSetError("associative list with keys may not have a null element")
