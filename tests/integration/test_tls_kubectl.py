@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -30,10 +29,7 @@ from kybernetes.apiserver.auth import (
 from kybernetes.client.kubeconfig import KubeconfigEntry, write_admin_kubeconfig, write_kubeconfig
 from kybernetes.util.pki import ClusterPKI, ensure_cluster_pki, ssl_server_context
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed"),
-]
+pytestmark = pytest.mark.slow
 
 VERSION = {
     "major": "1",

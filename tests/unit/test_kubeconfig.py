@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -69,8 +68,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> ClusterPKI:
 
 
 def kubectl_view(path: Path, home: Path) -> dict[str, Any]:
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed")
     home.mkdir(exist_ok=True)
     out = subprocess.run(
         ["kubectl", "config", "view", "--kubeconfig", str(path), "-o", "json"],

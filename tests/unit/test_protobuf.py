@@ -18,7 +18,6 @@ import base64
 import functools
 import json
 import os
-import shutil
 import subprocess
 import threading
 from collections import defaultdict
@@ -1344,7 +1343,6 @@ LIVE_COMMANDS = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_live_kubectl_capture(
     capture_server: tuple[str, list[tuple[str, bytes]]], tmp_path: Path
 ) -> None:
