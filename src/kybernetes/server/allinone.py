@@ -10,6 +10,7 @@ scheduler, controllers and node agent join as they are built, each one more task
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from dataclasses import dataclass, field
@@ -109,6 +110,10 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                 f"kybernetes ready: {url} storage={config.storage} kubeconfig={kubeconfig}",
                 flush=True,
             )
+            # Everything allocated so far (modules, schema, certificates) lives as long as the
+            # process: keep it out of every later garbage collection.
+            gc.collect()
+            gc.freeze()
             if ready is not None:
                 ready.set()
 
