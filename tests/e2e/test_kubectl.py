@@ -364,3 +364,20 @@ def test_server_side_apply_owns_fields(cluster: Cluster, tmp_path: Path) -> None
     )
     assert obj["data"] == {"a": "9"}
     assert [e["manager"] for e in obj["metadata"]["managedFields"]] == ["rival"]
+
+
+def test_auth_can_i_and_whoami(cluster: Cluster) -> None:
+    out = cluster.kubectl("auth", "can-i", "create", "deployments").stdout
+    assert out.strip() == "yes"
+    out = cluster.kubectl("auth", "whoami", "-o", "json").stdout
+    user = json.loads(out)["status"]["userInfo"]
+    assert user["username"] == "admin"
+    assert "system:masters" in user["groups"]
+    assert "system:authenticated" in user["groups"]
+    out = cluster.kubectl("auth", "can-i", "--list").stdout
+    assert out.splitlines()[1].split()[:1] == ["*.*"]
+    # Reviews are answered, never stored.
+    listed = cluster.kubectl(
+        "get", "--raw", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", check=False
+    )
+    assert listed.returncode == 1

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from kybernetes import __version__
 from kybernetes.api import errors
 from kybernetes.api.resources import ResourceInfo, resources
-from kybernetes.apiserver import admission, encoding
+from kybernetes.apiserver import admission, encoding, reviews
 from kybernetes.apiserver.allocator import ServiceAllocator
 from kybernetes.apiserver.auth.authn import Authenticator, RequestFacts, UserInfo
 from kybernetes.apiserver.auth.authz import (
@@ -302,6 +302,8 @@ class APIServer:
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
         info = request[INFO_KEY]
+        if info.is_resource_request and (info.group, info.resource) in reviews.REVIEWS:
+            return await self._review(request, info)
         if info.is_resource_request:
             return await self.handler.handle(request, info)
         path = request.path.rstrip("/") or "/"
@@ -325,6 +327,24 @@ class APIServer:
         if parts[0] == "apis" and len(parts) == 3:
             return self._document(request, self.discovery.resource_list(parts[1], parts[2]))
         raise errors.NotFound("the server could not find the requested resource")
+
+    async def _review(self, request: web.Request, info: RequestInfo) -> web.Response:
+        """Answer a review (can-i, whoami, token and access reviews); nothing is stored."""
+        store = self.handler.store_for(info)
+        if info.verb != "create" or info.name:
+            raise errors.new_method_not_supported(info.resource, info.verb, group=info.group)
+        review, _ = await self.handler.decode(request, store.info)
+        answered = reviews.answer(
+            info.resource,
+            review,
+            request.get(USER_KEY),
+            info.namespace,
+            self.config.authenticator,
+            self.config.authorizer,
+        )
+        answered["apiVersion"] = store.info.api_version
+        answered["kind"] = store.info.kind
+        return encoding.json_response(answered, status=201)
 
     def _document(
         self, request: web.Request, doc: tuple[bytes, str] | None, media_type: str = encoding.JSON

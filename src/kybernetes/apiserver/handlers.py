@@ -304,7 +304,7 @@ class ResourceHandler:
 
     # ----- create and update ------------------------------------------------------------
 
-    async def _decode(
+    async def decode(
         self, request: web.Request, res: ResourceInfo, expect_name: str = ""
     ) -> tuple[dict[str, Any], list[str]]:
         """Decode, check the type, validate the structure; returns the object and warnings."""
@@ -358,7 +358,7 @@ class ResourceHandler:
         return response
 
     async def _create(self, request: web.Request, info: RequestInfo, store: Store) -> web.Response:
-        obj, warnings = await self._decode(request, store.info)
+        obj, warnings = await self.decode(request, store.info)
         created = await store.create(
             info.namespace, obj, dry_run=_dry_run(request), field_manager=_field_manager(request)
         )
@@ -368,7 +368,7 @@ class ResourceHandler:
     async def _update(
         self, request: web.Request, info: RequestInfo, store: Store, subresource: str
     ) -> web.Response:
-        obj, warnings = await self._decode(request, store.info)
+        obj, warnings = await self.decode(request, store.info)
         dry_run = _dry_run(request)
         manager = _field_manager(request)
 
@@ -594,7 +594,7 @@ class ResourceHandler:
     async def _finalize_namespace(
         self, request: web.Request, info: RequestInfo, store: Store
     ) -> web.Response:
-        obj, _ = await self._decode(request, store.info)
+        obj, _ = await self.decode(request, store.info)
         wanted = (obj.get("spec") or {}).get("finalizers") or []
 
         def mutate(old: dict[str, Any]) -> dict[str, Any]:
