@@ -1365,6 +1365,18 @@ def _p(columns: Iterable[Column], row: Callable[[Obj, datetime], list[Cell]]) ->
 
 # Column descriptions quote upstream where it writes them out; where upstream reuses an API
 # field's documentation (absent from our schema data) a short paraphrase stands in.
+# ReplicaSets and ReplicationControllers print the same columns.
+_REPLICA_COLUMNS: Final = (
+    _name(),
+    _c("Desired", "The number of desired replicas.", _INT),
+    _c("Current", "The most recently observed number of replicas.", _INT),
+    _c("Ready", "The number of ready replicas.", _INT),
+    _age(),
+    *_CONTAINERS_WIDE,
+    _SELECTOR_WIDE,
+)
+
+
 _PRINTERS: Final[Mapping[tuple[str, str], Printer]] = {
     ("", "Pod"): Printer(
         (
@@ -1495,15 +1507,7 @@ _PRINTERS: Final[Mapping[tuple[str, str], Printer]] = {
         _pvc_row,
     ),
     ("", "ReplicationController"): _p(
-        (
-            _name(),
-            _c("Desired", "The number of desired replicas.", _INT),
-            _c("Current", "The most recently observed number of replicas.", _INT),
-            _c("Ready", "The number of ready replicas.", _INT),
-            _age(),
-            *_CONTAINERS_WIDE,
-            _SELECTOR_WIDE,
-        ),
+        _REPLICA_COLUMNS,
         _rc_row,
     ),
     ("", "PodTemplate"): _p(
@@ -1557,15 +1561,7 @@ _PRINTERS: Final[Mapping[tuple[str, str], Printer]] = {
         _deployment_row,
     ),
     ("apps", "ReplicaSet"): _p(
-        (
-            _name(),
-            _c("Desired", "The number of desired replicas.", _INT),
-            _c("Current", "The most recently observed number of replicas.", _INT),
-            _c("Ready", "The number of ready replicas.", _INT),
-            _age(),
-            *_CONTAINERS_WIDE,
-            _SELECTOR_WIDE,
-        ),
+        _REPLICA_COLUMNS,
         _replica_set_row,
     ),
     ("apps", "StatefulSet"): _p(

@@ -31,6 +31,9 @@ class KeyIndex(Generic[V]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
     def get(self, key: str) -> V | None:
         return self._values.get(key)
 

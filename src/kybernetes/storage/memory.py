@@ -8,7 +8,6 @@ as the sqlite backend does, and the same contract suite checks both.
 
 from __future__ import annotations
 
-import bisect
 import builtins
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from kybernetes.storage.errors import (
     UnavailableError,
 )
 from kybernetes.storage.interface import EventType, KeyValue, ListResult, WatchEvent, WatchStream
+from kybernetes.storage.keyindex import KeyIndex
 from kybernetes.storage.keys import prefix_end
 from kybernetes.storage.watchhub import WatchHub
 
@@ -37,8 +37,7 @@ class MemoryStorage:
 
     def __init__(self) -> None:
         self._log: list[_Row | None] = []  # None: forgotten by compaction
-        self._live: dict[str, KeyValue] = {}
-        self._sorted_keys: list[str] = []
+        self._live: KeyIndex[KeyValue] = KeyIndex()
         self._compacted = 0
         self._closed = False
         self.hub = WatchHub(self._read_history, 0)
@@ -58,8 +57,7 @@ class MemoryStorage:
             raise KeyExistsError(key)
         rev = self._revision + 1
         kv = KeyValue(key, value, rev, rev)
-        self._live[key] = kv
-        bisect.insort(self._sorted_keys, key)
+        self._live.set(key, kv)
         self._append(kv, EventType.ADDED, None)
         return kv
 
@@ -74,15 +72,14 @@ class MemoryStorage:
     async def update(self, key: str, value: bytes, expected_revision: int) -> KeyValue:
         cur = self._current(key, expected_revision)
         kv = KeyValue(key, value, cur.create_revision, self._revision + 1)
-        self._live[key] = kv
+        self._live.set(key, kv)
         self._append(kv, EventType.MODIFIED, cur.value)
         return kv
 
     async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
         cur = self._current(key, expected_revision)
         kv = KeyValue(key, cur.value, cur.create_revision, self._revision + 1)
-        del self._live[key]
-        self._sorted_keys.pop(bisect.bisect_left(self._sorted_keys, key))
+        self._live.delete(key)
         self._append(kv, EventType.DELETED, cur.value)
         return kv
 
@@ -108,7 +105,7 @@ class MemoryStorage:
 
     async def get(self, key: str, revision: int = 0) -> KeyValue:
         self._check(revision)
-        kv = (self._at(revision) if revision else self._live).get(key)
+        kv = self._at(revision).get(key) if revision else self._live.get(key)
         if kv is None:
             raise KeyNotFoundError(key)
         return kv
@@ -120,10 +117,9 @@ class MemoryStorage:
         at = revision or self._revision
         hi = prefix_end(prefix)
         if at == self._revision:
-            state = self._live
-            lo = bisect.bisect_left(self._sorted_keys, prefix)
-            up = bisect.bisect_left(self._sorted_keys, hi)
-            keys = [k for k in self._sorted_keys[lo:up] if k > start_after]
+            live = self._live
+            state = {k: live[k] for k in live.irange(prefix, hi) if k > start_after}
+            keys = list(state)
         else:
             state = self._at(at)
             keys = sorted(k for k in state if prefix <= k < hi and k > start_after)
@@ -134,8 +130,7 @@ class MemoryStorage:
 
     async def count(self, prefix: str) -> int:
         self._check(0)
-        lo = bisect.bisect_left(self._sorted_keys, prefix)
-        return bisect.bisect_left(self._sorted_keys, prefix_end(prefix)) - lo
+        return self._live.count(prefix, prefix_end(prefix))
 
     def watch(self, prefix: str, revision: int) -> WatchStream:
         if revision < self._compacted:
