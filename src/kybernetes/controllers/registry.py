@@ -7,5 +7,8 @@ the worker counts are its defaults (``--concurrent-*-syncs``).
 from __future__ import annotations
 
 from kybernetes.controllers.base import ControllerFactory
+from kybernetes.controllers.garbagecollector import GarbageCollector
 
-CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {}
+CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {
+    "garbage-collector": (GarbageCollector, 20),
+}
