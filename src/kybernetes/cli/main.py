@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes import __version__
-from kybernetes.client.kubeconfig import KubeconfigError
+from kybernetes.client.kubeconfig import KubeconfigError, default_kubeconfig_path
+from kybernetes.client.rest import Client
+from kybernetes.controllers.manager import ControllerManager
 from kybernetes.server.allinone import ServerConfig, run_server
 from kybernetes.storage.errors import StorageError
 from kybernetes.util.pki import PKIError
@@ -83,7 +85,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     apiserver = sub.add_parser("apiserver", help="run the API server alone")
     _server_flags(apiserver)
+    manager = sub.add_parser(
+        "controller-manager", help="run the controllers alone against an API server"
+    )
+    _client_flags(manager)
+    manager.add_argument(
+        "--controllers",
+        default="*",
+        help="comma-separated controllers to run ('*': all of them)",
+    )
+    _leader_flags(manager)
     return parser
+
+
+def _client_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="kubeconfig of the API server (default: $KUBECONFIG or ~/.kube/config)",
+    )
+    parser.add_argument("--context", default=None, help="kubeconfig context to use")
+
+
+def _leader_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="take a Lease before acting, so several copies can run with one active",
+    )
 
 
 def _server_flags(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             token_auth_file=args.token_auth_file,
             merge_kubeconfig=args.command == "server" and not args.no_kubeconfig_merge,
+            controllers=args.command == "server",
         )
         failed = False
         try:
@@ -127,4 +159,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"kyb {args.command}: {exc}", file=sys.stderr)
             failed = True
         return 1 if failed else 0
+    if args.command == "controller-manager":
+        return _run_client_component(args, _controller_manager(args))
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _kubeconfig_client(args: argparse.Namespace, component: str) -> Client:
+    path = args.kubeconfig or default_kubeconfig_path(os.environ.get("KUBECONFIG"))
+    return Client.from_kubeconfig(path, args.context, user_agent=f"kyb/{component}")
+
+
+async def _controller_manager(args: argparse.Namespace) -> None:
+    names = None if args.controllers.strip() == "*" else args.controllers.split(",")
+    async with _kubeconfig_client(args, "controller-manager") as client:
+        manager = ControllerManager(
+            client,
+            controllers=[n.strip() for n in names if n.strip()] if names is not None else None,
+            leader_elect=args.leader_elect,
+        )
+        await manager.run()
+
+
+def _run_client_component(args: argparse.Namespace, main: Coroutine[Any, Any, None]) -> int:
+    """Run a component that only talks to an API server; user errors become one line."""
+    tune_gc_for_servers()
+    failed = False
+    try:
+        asyncio.run(_until_signalled(main))
+    except* (OSError, ValueError, KubeconfigError) as group:
+        for exc in _leaves(group):
+            print(f"kyb {args.command}: {exc}", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0

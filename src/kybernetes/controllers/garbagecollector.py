@@ -226,7 +226,7 @@ class GarbageCollector(QueueController):
         patch = [
             {"op": "test", "path": "/metadata/uid", "value": meta["uid"]},
             {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
-            {"op": "replace", "path": "/metadata/ownerReferences", "value": kept},
+            _set_or_remove("/metadata/ownerReferences", kept),
         ]
         namespace, name = split_key(key_of(obj))
         try:
@@ -240,7 +240,7 @@ class GarbageCollector(QueueController):
         patch = [
             {"op": "test", "path": "/metadata/uid", "value": meta["uid"]},
             {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
-            {"op": "replace", "path": "/metadata/finalizers", "value": kept},
+            _set_or_remove("/metadata/finalizers", kept),
         ]
         namespace, name = split_key(key_of(obj))
         try:
@@ -250,6 +250,13 @@ class GarbageCollector(QueueController):
         log.info(
             "finalizer removed object=%s/%s finalizer=%s", resource.plural, key_of(obj), finalizer
         )
+
+
+def _set_or_remove(path: str, values: list[Any]) -> dict[str, Any]:
+    """A JSON patch op that leaves no empty list behind (Go omits empty metadata lists)."""
+    if values:
+        return {"op": "replace", "path": path, "value": values}
+    return {"op": "remove", "path": path}
 
 
 def _needs_attention(obj: Obj) -> bool:

@@ -2,9 +2,13 @@
 
 Start-up, in order: open the storage engine; create (or reuse) the cluster PKI under
 ``DATA_DIR/pki``; write ``DATA_DIR/kubeconfig`` with admin credentials; start the API server
-and the storage compactor; print one ``kybernetes ready`` line; for ``kyb server``, merge a
-``kybernetes`` context into ``~/.kube/config`` (unless told not to), as kind does. The
-scheduler, controllers and node agent join as they are built, each one more task in the group.
+and the storage compactor; for ``kyb server``, start the in-process components (the controller
+manager, ...); print one ``kybernetes ready`` line; for ``kyb server``, merge a ``kybernetes``
+context into ``~/.kube/config`` (unless told not to), as kind does.
+
+In-process components are still only API clients (DESIGN.md §1): each talks HTTPS to the
+server's own address with a client certificate of its own identity
+(``system:kube-controller-manager``...), exactly as it would from another machine, like k3s.
 """
 
 from __future__ import annotations
@@ -29,9 +33,16 @@ from kybernetes.client.kubeconfig import (
     merge_into,
     write_kubeconfig,
 )
+from kybernetes.client.rest import Client, tls_client_context
+from kybernetes.controllers.manager import ControllerManager
 from kybernetes.storage.compactor import DEFAULT_INTERVAL, run_compactor
 from kybernetes.storage.factory import open_storage
-from kybernetes.util.pki import ensure_cluster_pki, ssl_server_context
+from kybernetes.util.pki import (
+    ClusterPKI,
+    ensure_cluster_pki,
+    issue_client_cert,
+    ssl_server_context,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,7 @@ class ServerConfig:
     merge_kubeconfig: bool = False
     kubeconfig_path: Path | None = None
     compaction_interval: float = DEFAULT_INTERVAL
+    controllers: bool = False  # run the controller manager in-process
 
 
 def _local_names() -> list[str]:
@@ -91,8 +103,14 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
             ),
         )
 
+        clients: list[Client] = []
+
         async def on_ready(server: APIServer) -> None:
             url = _server_url(config.bind_address, server.port)
+            if config.controllers:
+                client = _component_client(url, pki, "system:kube-controller-manager")
+                clients.append(client)
+                group.create_task(ControllerManager(client).run(), name="controller-manager")
             entry = admin_entry(url, pki, CONTEXT_NAME)
             kubeconfig = config.data_dir / "kubeconfig"
             await asyncio.to_thread(write_kubeconfig, kubeconfig, entry)
@@ -117,8 +135,19 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
             if ready is not None:
                 ready.set()
 
-        async with asyncio.TaskGroup() as group:
-            group.create_task(api.run(on_ready))
-            group.create_task(run_compactor(store, config.compaction_interval))
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(api.run(on_ready))
+                group.create_task(run_compactor(store, config.compaction_interval))
+        finally:
+            for client in clients:
+                await client.close()
     finally:
         await store.close()
+
+
+def _component_client(url: str, pki: ClusterPKI, user: str, groups: tuple[str, ...] = ()) -> Client:
+    """A client for an in-process component, authenticated as ``user`` by a fresh certificate."""
+    pair = issue_client_cert(pki, user, groups)
+    context = tls_client_context(pki.ca.cert_pem, pair.cert_pem, pair.key_pem)
+    return Client(url, ssl_context=context, user_agent=f"kyb/{user}")
