@@ -7,8 +7,14 @@ the worker counts are its defaults (``--concurrent-*-syncs``).
 from __future__ import annotations
 
 from kybernetes.controllers.base import ControllerFactory
+from kybernetes.controllers.endpoints import EndpointsController
+from kybernetes.controllers.endpointslice import EndpointSliceController
 from kybernetes.controllers.garbagecollector import GarbageCollector
+from kybernetes.controllers.serviceaccounts import ServiceAccountsController
 
 CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {
     "garbage-collector": (GarbageCollector, 20),
+    "endpoints": (EndpointsController, 5),
+    "endpointslice": (EndpointSliceController, 5),
+    "serviceaccount": (ServiceAccountsController, 1),
 }
