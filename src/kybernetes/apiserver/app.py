@@ -97,10 +97,15 @@ class APIServer:
         # the preferred version's objects.
         self.stores: dict[tuple[str, str], Store] = {}
         self.other_versions: dict[tuple[str, str, str], Store] = {}
+        self.admission = admission.Admission(self._priority_class, self._priority_classes)
         for info in self.served:
             key = (info.group, info.plural)
             new = Store(
-                info, storage, validator=admission.validate, defaulter=admission.default, now=now
+                info,
+                storage,
+                validator=admission.validate,
+                defaulter=self.admission.default,
+                now=now,
             )
             if key not in self.stores:
                 self.stores[key] = new
@@ -153,6 +158,7 @@ class APIServer:
             await self._rebuild_allocations()
             await self.namespaces.ensure_defaults(DEFAULT_NAMESPACES)
             await self._ensure_kubernetes_service()
+            await self._ensure_system_priority_classes()
             group.create_task(self.namespaces.run())
             app = self.make_app()
             # A client that goes away cancels its handler: watches end with their clients.
@@ -219,6 +225,34 @@ class APIServer:
         }
         with contextlib.suppress(errors.AlreadyExists):
             await services.create("default", service)
+
+    def _priority_class(self, name: str) -> dict[str, Any] | None:
+        store = self.stores.get(("scheduling.k8s.io", "priorityclasses"))
+        cached = store.cache.get(store.key("", name)) if store is not None else None
+        return cached.obj if cached is not None else None
+
+    def _priority_classes(self) -> list[dict[str, Any]]:
+        store = self.stores.get(("scheduling.k8s.io", "priorityclasses"))
+        return [c.obj for c in store.cache.items()] if store is not None else []
+
+    async def _ensure_system_priority_classes(self) -> None:
+        """``system-node-critical`` and ``system-cluster-critical``, as upstream creates them."""
+        store = self.stores.get(("scheduling.k8s.io", "priorityclasses"))
+        if store is None:
+            return
+        for name, value, description in admission.SYSTEM_PRIORITY_CLASSES:
+            if store.cache.get(store.key("", name)) is not None:
+                continue
+            priority_class = {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+                "description": description,
+                "preemptionPolicy": "PreemptLowerPriority",
+            }
+            with contextlib.suppress(errors.AlreadyExists):
+                await store.create("", priority_class)
 
     def make_app(self) -> web.Application:
         app = web.Application(
