@@ -7,23 +7,31 @@ the worker counts are its defaults (``--concurrent-*-syncs``).
 from __future__ import annotations
 
 from kybernetes.controllers.base import ControllerFactory
+from kybernetes.controllers.cronjob import CronJobController
 from kybernetes.controllers.deployment import DeploymentController
+from kybernetes.controllers.disruption import DisruptionController
 from kybernetes.controllers.endpoints import EndpointsController
 from kybernetes.controllers.endpointslice import EndpointSliceController
 from kybernetes.controllers.garbagecollector import GarbageCollector
+from kybernetes.controllers.job import JobController
 from kybernetes.controllers.nodelifecycle import NodeLifecycleController
 from kybernetes.controllers.podgc import PodGarbageCollector
 from kybernetes.controllers.replicaset import ReplicaSetController, ReplicationManager
 from kybernetes.controllers.serviceaccounts import ServiceAccountsController
+from kybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
 
 CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {
     "replicaset": (ReplicaSetController, 5),
     "replicationcontroller": (ReplicationManager, 5),
     "deployment": (DeploymentController, 5),
+    "job": (JobController, 5),
+    "cronjob": (CronJobController, 5),
+    "ttl-after-finished": (TTLAfterFinishedController, 5),
     "garbage-collector": (GarbageCollector, 20),
     "endpoints": (EndpointsController, 5),
     "endpointslice": (EndpointSliceController, 5),
     "serviceaccount": (ServiceAccountsController, 1),
     "node-lifecycle": (NodeLifecycleController, 5),
     "pod-garbage-collector": (PodGarbageCollector, 1),
+    "disruption": (DisruptionController, 1),
 }
