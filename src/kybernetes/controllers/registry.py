@@ -16,6 +16,7 @@ from kybernetes.controllers.garbagecollector import GarbageCollector
 from kybernetes.controllers.job import JobController
 from kybernetes.controllers.nodelifecycle import NodeLifecycleController
 from kybernetes.controllers.podgc import PodGarbageCollector
+from kybernetes.controllers.resourcequota import ResourceQuotaController
 from kybernetes.controllers.replicaset import ReplicaSetController, ReplicationManager
 from kybernetes.controllers.serviceaccounts import ServiceAccountsController
 from kybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -34,4 +35,5 @@ CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {
     "node-lifecycle": (NodeLifecycleController, 5),
     "pod-garbage-collector": (PodGarbageCollector, 1),
     "disruption": (DisruptionController, 1),
+    "resourcequota": (ResourceQuotaController, 5),
 }
