@@ -535,7 +535,8 @@ class Store:
             # back whatever the allocator set aside for this attempt.
             with reservation or contextlib.nullcontext():
                 new = self.strategy.prepare_for_update(new, old, subresource)
-                self._validated(new, old)
+                if subresource != "binding":  # binding sets spec.nodeName, nothing else
+                    self._validated(new, old)
                 if new == old:
                     return copy.deepcopy(old), False
                 if dry_run:

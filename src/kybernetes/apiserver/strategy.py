@@ -101,7 +101,7 @@ class Strategy:
             result["status"] = new.get("status", {})
             result["metadata"]["resourceVersion"] = new["metadata"].get("resourceVersion", "")
             return result
-        if self.has_status:
+        if self.has_status and subresource != "binding":  # binding also sets PodScheduled
             if "status" in old:
                 new["status"] = copy.deepcopy(old["status"])
             else:

@@ -1,7 +1,8 @@
 """The ``binding`` subresource of pods: how the scheduler assigns a pod to a node.
 
 A Binding sets ``spec.nodeName`` once; binding an already bound pod is a 409 Conflict, as
-upstream (``pod web is already assigned to node "n1"``).
+upstream (``pod web is already assigned to node "n1"``). Like upstream's BindingREST, it skips
+pod update validation, which forbids every other client from changing ``spec.nodeName``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,19 @@ async def handle(
                 "pods", info.name, f'pod {info.name} is already assigned to node "{current}"'
             )
         pod.setdefault("spec", {})["nodeName"] = node
+        # As upstream's BindingREST: the pod is scheduled from now on.
+        status = pod.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or () if c.get("type") != "PodScheduled"]
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": handler.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+        status["conditions"] = conditions
         return pod
 
-    await store.update(info.namespace, info.name, mutate)
+    await store.update(info.namespace, info.name, mutate, subresource="binding")
     return encoding.json_response(encoding.success_status({}), status=201)
