@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kybernetes.controllers.base import ControllerFactory
 from kybernetes.controllers.cronjob import CronJobController
+from kybernetes.controllers.deployment import DeploymentController
 from kybernetes.controllers.disruption import DisruptionController
 from kybernetes.controllers.endpoints import EndpointsController
 from kybernetes.controllers.endpointslice import EndpointSliceController
@@ -15,11 +16,15 @@ from kybernetes.controllers.garbagecollector import GarbageCollector
 from kybernetes.controllers.job import JobController
 from kybernetes.controllers.nodelifecycle import NodeLifecycleController
 from kybernetes.controllers.podgc import PodGarbageCollector
+from kybernetes.controllers.replicaset import ReplicaSetController, ReplicationManager
 from kybernetes.controllers.resourcequota import ResourceQuotaController
 from kybernetes.controllers.serviceaccounts import ServiceAccountsController
 from kybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
 
 CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {
+    "replicaset": (ReplicaSetController, 5),
+    "replicationcontroller": (ReplicationManager, 5),
+    "deployment": (DeploymentController, 5),
     "job": (JobController, 5),
     "cronjob": (CronJobController, 5),
     "ttl-after-finished": (TTLAfterFinishedController, 5),
