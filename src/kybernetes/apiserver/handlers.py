@@ -428,6 +428,13 @@ class ResourceHandler:
             patched = apply_patch(content_type, old, body, schema)
             checked, found = self._check_structure(request, res, patched)
             warnings.extend(found)
+            # A patch that does not name another resourceVersion applies to whatever is
+            # current: the registry then retries it on a concurrent write instead of 409.
+            meta = checked.get("metadata")
+            if isinstance(meta, dict) and meta.get("resourceVersion") == (
+                old.get("metadata") or {}
+            ).get("resourceVersion"):
+                meta.pop("resourceVersion", None)
             return checked
 
         result, _ = await store.update(

@@ -520,6 +520,11 @@ class Store:
                     f"the URL ({name})"
                 )
             new_meta["name"] = name
+            new_uid = new_meta.get("uid")
+            if new_uid and new_uid != old["metadata"].get("uid"):
+                raise self._invalid(
+                    name, [errors.invalid("metadata.uid", new_uid, "field is immutable")]
+                )
             wanted_rv = new_meta.get("resourceVersion") or ""
             if wanted_rv and wanted_rv != old["metadata"]["resourceVersion"]:
                 raise self._conflict(name)
