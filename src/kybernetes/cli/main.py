@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes import __version__
+from kybernetes.agent.fake import FakeNodesConfig, run_fake_nodes
 from kybernetes.client.kubeconfig import KubeconfigError, default_kubeconfig_path
 from kybernetes.client.rest import Client
 from kybernetes.controllers.manager import ControllerManager
+from kybernetes.scheduler.app import run_scheduler
+from kybernetes.scheduler.config import ConfigError, load_config
 from kybernetes.server.allinone import ServerConfig, run_server
 from kybernetes.storage.errors import StorageError
 from kybernetes.util.pki import PKIError
@@ -83,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not add a kybernetes context to ~/.kube/config",
     )
+    server.add_argument(
+        "--fake-nodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N simulated nodes (kwok-style: pods run without processes)",
+    )
     apiserver = sub.add_parser("apiserver", help="run the API server alone")
     _server_flags(apiserver)
     manager = sub.add_parser(
@@ -95,6 +105,24 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated controllers to run ('*': all of them)",
     )
     _leader_flags(manager)
+    scheduler = sub.add_parser("scheduler", help="run the scheduler alone against an API server")
+    _client_flags(scheduler)
+    scheduler.add_argument(
+        "--config", type=Path, default=None, help="a KubeSchedulerConfiguration file"
+    )
+    _leader_flags(scheduler)
+    agent = sub.add_parser("agent", help="run a node agent against an API server")
+    _client_flags(agent)
+    agent.add_argument(
+        "--runtime",
+        choices=["fake"],
+        default="fake",
+        help="container runtime (fake: simulated nodes, pods run without processes)",
+    )
+    agent.add_argument("--nodes", type=int, default=1, help="simulated nodes to run (fake)")
+    agent.add_argument(
+        "--node-name-prefix", default="kyb-fake-node-", help="simulated node names (fake)"
+    )
     return parser
 
 
@@ -150,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             token_auth_file=args.token_auth_file,
             merge_kubeconfig=args.command == "server" and not args.no_kubeconfig_merge,
             controllers=args.command == "server",
+            scheduler=args.command == "server",
+            fake_nodes=args.fake_nodes if args.command == "server" else 0,
         )
         failed = False
         try:
@@ -161,6 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if failed else 0
     if args.command == "controller-manager":
         return _run_client_component(args, _controller_manager(args))
+    if args.command == "scheduler":
+        return _run_client_component(args, _scheduler(args))
+    if args.command == "agent":
+        if args.nodes < 1:
+            print("kyb agent: --nodes must be at least 1", file=sys.stderr)
+            return 1
+        return _run_client_component(args, _agent(args))
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 
@@ -180,13 +217,25 @@ async def _controller_manager(args: argparse.Namespace) -> None:
         await manager.run()
 
 
+async def _scheduler(args: argparse.Namespace) -> None:
+    config = load_config(args.config) if args.config is not None else None
+    async with _kubeconfig_client(args, "scheduler") as client:
+        await run_scheduler(client, config, leader_elect=args.leader_elect)
+
+
+async def _agent(args: argparse.Namespace) -> None:
+    config = FakeNodesConfig(args.nodes, name_prefix=args.node_name_prefix)
+    async with _kubeconfig_client(args, "agent") as client:
+        await run_fake_nodes(client, config)
+
+
 def _run_client_component(args: argparse.Namespace, main: Coroutine[Any, Any, None]) -> int:
     """Run a component that only talks to an API server; user errors become one line."""
     tune_gc_for_servers()
     failed = False
     try:
         asyncio.run(_until_signalled(main))
-    except* (OSError, ValueError, KubeconfigError) as group:
+    except* (OSError, ValueError, KubeconfigError, ConfigError) as group:
         for exc in _leaves(group):
             print(f"kyb {args.command}: {exc}", file=sys.stderr)
         failed = True

@@ -2,9 +2,10 @@
 
 Start-up, in order: open the storage engine; create (or reuse) the cluster PKI under
 ``DATA_DIR/pki``; write ``DATA_DIR/kubeconfig`` with admin credentials; start the API server
-and the storage compactor; for ``kyb server``, start the in-process components (the controller
-manager, ...); print one ``kybernetes ready`` line; for ``kyb server``, merge a ``kybernetes``
-context into ``~/.kube/config`` (unless told not to), as kind does.
+and the storage compactor; for ``kyb server``, start the in-process components (controller
+manager, scheduler, simulated nodes with ``--fake-nodes``); print one ``kybernetes ready``
+line; for ``kyb server``, merge a ``kybernetes`` context into ``~/.kube/config`` (unless told
+not to), as kind does.
 
 In-process components are still only API clients (DESIGN.md §1): each talks HTTPS to the
 server's own address with a client certificate of its own identity
@@ -20,6 +21,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kybernetes.agent.fake import FakeNodes, FakeNodesConfig
 from kybernetes.apiserver.app import APIServer, APIServerConfig
 from kybernetes.apiserver.auth.authn import (
     Authenticator,
@@ -35,9 +37,11 @@ from kybernetes.client.kubeconfig import (
 )
 from kybernetes.client.rest import Client, tls_client_context
 from kybernetes.controllers.manager import ControllerManager
+from kybernetes.scheduler.app import run_scheduler
 from kybernetes.storage.compactor import DEFAULT_INTERVAL, run_compactor
 from kybernetes.storage.factory import open_storage
 from kybernetes.util.pki import (
+    NODES_GROUP,
     ClusterPKI,
     ensure_cluster_pki,
     issue_client_cert,
@@ -63,6 +67,8 @@ class ServerConfig:
     kubeconfig_path: Path | None = None
     compaction_interval: float = DEFAULT_INTERVAL
     controllers: bool = False  # run the controller manager in-process
+    scheduler: bool = False  # run the scheduler in-process
+    fake_nodes: int = 0  # simulated nodes to run in-process (kwok-style)
 
 
 def _local_names() -> list[str]:
@@ -111,6 +117,16 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                 client = _component_client(url, pki, "system:kube-controller-manager")
                 clients.append(client)
                 group.create_task(ControllerManager(client).run(), name="controller-manager")
+            if config.scheduler:
+                client = _component_client(url, pki, "system:kube-scheduler")
+                clients.append(client)
+                group.create_task(run_scheduler(client), name="scheduler")
+            if config.fake_nodes:
+                client = _component_client(url, pki, "system:node:kyb-fake-nodes", (NODES_GROUP,))
+                clients.append(client)
+                nodes = FakeNodes(client, FakeNodesConfig(config.fake_nodes))
+                group.create_task(nodes.run(), name="fake-nodes")
+                await nodes.ready.wait()
             entry = admin_entry(url, pki, CONTEXT_NAME)
             kubeconfig = config.data_dir / "kubeconfig"
             await asyncio.to_thread(write_kubeconfig, kubeconfig, entry)
