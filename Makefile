@@ -10,7 +10,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := etcd-server python3-venv
+APT_PACKAGES := etcd-server python3-venv runc busybox-static docker-registry nftables iproute2
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
