@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kybernetes.controllers.base import ControllerFactory
 from kybernetes.controllers.cronjob import CronJobController
+from kybernetes.controllers.daemonset import DaemonSetController
 from kybernetes.controllers.deployment import DeploymentController
 from kybernetes.controllers.disruption import DisruptionController
 from kybernetes.controllers.endpoints import EndpointsController
@@ -19,12 +20,15 @@ from kybernetes.controllers.podgc import PodGarbageCollector
 from kybernetes.controllers.replicaset import ReplicaSetController, ReplicationManager
 from kybernetes.controllers.resourcequota import ResourceQuotaController
 from kybernetes.controllers.serviceaccounts import ServiceAccountsController
+from kybernetes.controllers.statefulset import StatefulSetController
 from kybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
 
 CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {
     "replicaset": (ReplicaSetController, 5),
     "replicationcontroller": (ReplicationManager, 5),
     "deployment": (DeploymentController, 5),
+    "statefulset": (StatefulSetController, 5),
+    "daemonset": (DaemonSetController, 2),
     "job": (JobController, 5),
     "cronjob": (CronJobController, 5),
     "ttl-after-finished": (TTLAfterFinishedController, 5),
