@@ -142,6 +142,10 @@ class APIServer:
             registry=self.metrics,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        # The metric children by label values: ``labels()`` validates and locks on every
+        # call, and the label sets a server sees are few.
+        self._request_counts: dict[tuple[str, ...], Any] = {}
+        self._request_latencies: dict[tuple[str, ...], Any] = {}
         self.ready = asyncio.Event()
         self.port = config.port
 
@@ -287,13 +291,17 @@ class APIServer:
             log.exception("request failed method=%s path=%s", request.method, request.path)
             response = encoding.status_response(errors.new_internal_error(exc))
         if info is not None and info.is_resource_request:
-            self._requests.labels(
-                info.verb, info.group, info.resource, info.subresource, str(response.status)
-            ).inc()
+            labels = (info.verb, info.group, info.resource, info.subresource, str(response.status))
+            count = self._request_counts.get(labels)
+            if count is None:
+                count = self._request_counts[labels] = self._requests.labels(*labels)
+            count.inc()
             if info.verb != "watch":
-                self._latency.labels(info.verb, info.group, info.resource).observe(
-                    time.perf_counter() - started
-                )
+                route = labels[:3]
+                latency = self._request_latencies.get(route)
+                if latency is None:
+                    latency = self._request_latencies[route] = self._latency.labels(*route)
+                latency.observe(time.perf_counter() - started)
         return response
 
     def _authenticate(self, request: web.Request) -> Any:

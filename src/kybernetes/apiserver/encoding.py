@@ -8,6 +8,7 @@ protobuf envelope kubectl uses for some ``create`` commands. Every failure becom
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -61,8 +62,18 @@ async def read_body(request: web.Request) -> bytes:
     ``StreamReader.read(n)`` returns what has arrived so far (at most ``n`` bytes), not ``n``
     bytes: a body larger than one socket read comes in several pieces, so read to the end.
     """
-    if request.content_length is not None and request.content_length > MAX_BODY:
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
         raise errors.new_request_entity_too_large("limit is 3145728")
+    if length == 0:
+        return b""  # (a body-less request's stream refuses even readexactly(0))
+    if length is not None:
+        # The common case: one call for the whole body, not a read per piece plus one more
+        # to see the end.
+        try:
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as exc:
+            raise errors.new_bad_request("the request body ended early") from exc
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(MAX_BODY + 1 - size):

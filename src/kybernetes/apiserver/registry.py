@@ -101,6 +101,28 @@ _CONTINUE_TOO_OLD = (
 )
 
 
+class _Timestamps:
+    """RFC 3339 timestamps at one-second precision, formatted once per second.
+
+    Every write stamps one or two (``creationTimestamp``, ``managedFields[].time``) and
+    ``strftime`` was a visible share of a create; the text depends only on the wall-clock
+    fields it prints, so those are the cache key (correct for any injected clock).
+    """
+
+    __slots__ = ("_key", "_text")
+
+    def __init__(self) -> None:
+        self._key: tuple[int, ...] = ()
+        self._text = ""
+
+    def __call__(self, now: datetime) -> str:
+        key = (now.second, now.minute, now.hour, now.day, now.month, now.year)
+        if key != self._key:
+            self._text = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._key = key
+        return self._text
+
+
 def generate_name(prefix: str) -> str:
     """``prefix`` plus five random characters, as upstream's name generator makes them."""
     return prefix + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
@@ -215,6 +237,7 @@ class Store:
         self._validate = validator
         self._default = defaulter
         self._now = now
+        self._timestamp = _Timestamps()
         #: Checked before an object is created in a namespace (set by the server).
         self.namespace_check: Callable[[str], Awaitable[None]] | None = None
         #: Allocates unique values for this resource's objects (services; set by the server).
@@ -422,7 +445,7 @@ class Store:
             field_manager,
             api_version=self.info.api_version,
             schema=self.schema,
-            now=self._now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            now=self._timestamp(self._now()),
             subresource=subresource,
             ignored=reset_fields(subresource, has_status=self.strategy.has_status),
         )
@@ -452,7 +475,7 @@ class Store:
         obj = self._record(None, obj, field_manager, "")
         meta_ = obj["metadata"]
         meta_["uid"] = new_uid()
-        meta_["creationTimestamp"] = self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta_["creationTimestamp"] = self._timestamp(self._now())
         for transient in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta_.pop(transient, None)
         self.strategy.prepare_for_create(obj)
