@@ -270,9 +270,16 @@ def test_kubernetes_deployment_crud_and_scale(
     )
     assert [(d.metadata.namespace, d.metadata.name) for d in listed.items] == [(namespace, "web")]
 
-    current = apps.read_namespaced_deployment("web", namespace)
-    current.spec.replicas = 2
-    replaced = apps.replace_namespaced_deployment("web", namespace, current)
+    # The deployment controller writes the object too, so a read-modify-write can lose the
+    # race; like client-go's RetryOnConflict, read again and retry.
+    for _ in range(10):
+        current = apps.read_namespaced_deployment("web", namespace)
+        current.spec.replicas = 2
+        try:
+            replaced = apps.replace_namespaced_deployment("web", namespace, current)
+            break
+        except ApiException as conflict:
+            assert conflict.status == 409
     assert replaced.spec.replicas == 2
     assert replaced.metadata.generation == 2
 

@@ -46,3 +46,16 @@ async def test_uid_is_immutable(client: Client) -> None:
         'metadata.uid: Invalid value: "00000000-0000-0000-0000-000000000001": field is immutable'
         in str(invalid.value)
     )
+
+
+async def test_delete_without_preconditions_survives_concurrent_writes(client: Client) -> None:
+    await client.create(CONFIGMAPS, {"metadata": {"name": "cm"}, "data": {}}, "default")
+    writers = [
+        client.patch(CONFIGMAPS, "cm", {"data": {f"k{i}": "v"}}, "default") for i in range(30)
+    ]
+    results = await asyncio.gather(
+        *writers, client.delete(CONFIGMAPS, "cm", "default"), return_exceptions=True
+    )
+    deleted = results[-1]
+    assert not isinstance(deleted, BaseException), deleted
+    assert all(r is None or not isinstance(r, errors.Conflict) for r in results)

@@ -639,8 +639,11 @@ class Store:
         Objects with finalizers, and pods on a node given a grace period, get a
         deletionTimestamp and stay until their finalizers are removed (or the node confirms).
         """
+        key = self.key(namespace, name)
+        current: CachedObject | None = None
         for _ in range(_UPDATE_RETRIES):
-            current = await self._current(namespace, name)
+            if current is None:
+                current = await self._current(namespace, name)
             obj = copy.deepcopy(current.obj)
             meta_ = obj["metadata"]
             if opts.precondition_uid and opts.precondition_uid != meta_.get("uid"):
@@ -680,8 +683,12 @@ class Store:
                 if opts.dry_run:
                     return obj, True
                 try:
-                    kv = await self.storage.delete(self.key(namespace, name), current.revision)
-                except ConflictError:
+                    kv = await self.storage.delete(key, current.revision)
+                except ConflictError as conflict:
+                    # Retry on what storage holds now; the watch cache may still be behind it.
+                    current = self._decode_stored(
+                        key, conflict.current.value, conflict.current.mod_revision
+                    )
                     continue
                 except KeyNotFoundError:
                     raise self._not_found(name) from None
@@ -713,10 +720,11 @@ class Store:
             if obj == current.obj:
                 return obj, False
             try:
-                kv = await self.storage.update(
-                    self.key(namespace, name), self._encode(obj), current.revision
+                kv = await self.storage.update(key, self._encode(obj), current.revision)
+            except ConflictError as conflict:
+                current = self._decode_stored(
+                    key, conflict.current.value, conflict.current.mod_revision
                 )
-            except ConflictError:
                 continue
             except KeyNotFoundError:
                 raise self._not_found(name) from None
