@@ -40,6 +40,7 @@ from kybernetes.apiserver.discovery import AGGREGATED_MEDIA_TYPE, Discovery, wan
 from kybernetes.apiserver.handlers import ResourceHandler
 from kybernetes.apiserver.namespaces import DEFAULT_NAMESPACES, NamespaceLifecycle
 from kybernetes.apiserver.openapi import OpenAPIV3
+from kybernetes.apiserver.quota import QuotaAdmission
 from kybernetes.apiserver.registry import Store, converts
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kybernetes.storage.interface import Storage
@@ -122,8 +123,11 @@ class APIServer:
         services.allocator = self.allocator
         namespaces = self.stores[("", "namespaces")]
         self.namespaces = NamespaceLifecycle(namespaces, self.stores)
+        quotas = self.stores.get(("", "resourcequotas"))
+        admit = QuotaAdmission(quotas).admit_create if quotas is not None else None
         for store in self.stores.values():
             store.namespace_check = self.namespaces.check_creatable
+            store.admit_create = admit
         self.handler = ResourceHandler(self.stores, self.other_versions, now)
         address = f"{config.bind_address}:{config.port}"
         self.discovery = Discovery(self.served, address)

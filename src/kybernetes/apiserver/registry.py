@@ -240,6 +240,10 @@ class Store:
         self._timestamp = _Timestamps()
         #: Checked before an object is created in a namespace (set by the server).
         self.namespace_check: Callable[[str], Awaitable[None]] | None = None
+        #: Validating admission with side effects (quota), after validation (set by the server).
+        self.admit_create: (
+            Callable[[ResourceInfo, str, dict[str, Any], bool], Awaitable[None]] | None
+        ) = None
         #: Allocates unique values for this resource's objects (services; set by the server).
         self.allocator: Allocator | None = None
 
@@ -483,6 +487,8 @@ class Store:
         reservation = allocator.allocate_for_create(obj, dry_run=dry_run) if allocator else None
         with reservation or contextlib.nullcontext():
             self._validated(obj, None)
+            if self.admit_create is not None and self.info.namespaced:
+                await self.admit_create(self.info, namespace, obj, dry_run)
             if dry_run:
                 return obj
             try:
