@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kybernetes.testing.images import busybox_image
 from tests.e2e.conftest import start_server, stop_server
 
 KYB = [sys.executable, "-m", "kybernetes"]
@@ -79,3 +80,33 @@ def test_bad_option_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert out.returncode == 1
     assert out.stderr.strip() == "kyb server: --storage etcd needs --etcd-servers"
+
+
+@pytest.mark.slow
+def test_image_import_ls_rm(tmp_path: Path) -> None:
+    """``kyb image import|ls|rm`` on the node's store, as an operator uses them."""
+    archive = busybox_image().write_oci(
+        tmp_path / "busybox.tar", name="example.com/tools/busybox:1.36"
+    )
+    data = tmp_path / "data"
+
+    def kyb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kybernetes", "image", *args, "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    imported = kyb("import", str(archive))
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.startswith("imported example.com/tools/busybox:1.36 sha256:")
+    listed = kyb("ls").stdout.splitlines()
+    assert listed[0].split() == ["IMAGE", "TAG", "IMAGE", "ID", "SIZE"]
+    assert listed[1].split()[:2] == ["example.com/tools/busybox", "1.36"]
+    removed = kyb("rm", "example.com/tools/busybox:1.36")
+    assert removed.stdout.startswith("Deleted: sha256:")
+    assert len(kyb("ls").stdout.splitlines()) == 1
+    missing = kyb("rm", "nope")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "kyb image rm: no such image: nope"

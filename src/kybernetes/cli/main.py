@@ -21,6 +21,14 @@ from typing import Any
 
 from kybernetes import __version__
 from kybernetes.agent.fake import FakeNodesConfig, run_fake_nodes
+from kybernetes.agent.images.commands import (
+    format_table,
+    image_dir,
+    import_image,
+    list_rows,
+    remove_images,
+)
+from kybernetes.agent.images.interface import ImageError
 from kybernetes.client.kubeconfig import KubeconfigError, default_kubeconfig_path
 from kybernetes.client.rest import Client
 from kybernetes.controllers.manager import ControllerManager
@@ -123,6 +131,17 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "--node-name-prefix", default="kyb-fake-node-", help="simulated node names (fake)"
     )
+    image = sub.add_parser("image", help="manage the images of this machine's node")
+    image_sub = image.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+    image_import = image_sub.add_parser(
+        "import", help="load a docker-save or OCI-layout tarball (gzip or plain)"
+    )
+    image_import.add_argument("file", type=Path)
+    image_sub.add_parser("ls", help="list images")
+    image_rm = image_sub.add_parser("rm", help="remove images")
+    image_rm.add_argument("references", nargs="+")
+    for action in (image_import, image_sub.choices["ls"], image_rm):
+        action.add_argument("--data-dir", type=Path, default=None, help="state directory")
     return parser
 
 
@@ -189,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"kyb {args.command}: {exc}", file=sys.stderr)
             failed = True
         return 1 if failed else 0
+    if args.command == "image":
+        return _image(args)
     if args.command == "controller-manager":
         return _run_client_component(args, _controller_manager(args))
     if args.command == "scheduler":
@@ -215,6 +236,24 @@ async def _controller_manager(args: argparse.Namespace) -> None:
             leader_elect=args.leader_elect,
         )
         await manager.run()
+
+
+def _image(args: argparse.Namespace) -> int:
+    """``kyb image import|ls|rm``: the node's image store, safe while the agent runs."""
+    store = image_dir(args.data_dir or default_data_dir())
+    try:
+        if args.image_command == "import":
+            for line in import_image(store, args.file):
+                print(f"imported {line}")
+        elif args.image_command == "ls":
+            print(format_table(list_rows(store)))
+        else:
+            for line in remove_images(store, args.references):
+                print(line)
+    except (ImageError, OSError, ValueError) as exc:
+        print(f"kyb image {args.image_command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _scheduler(args: argparse.Namespace) -> None:
