@@ -46,7 +46,7 @@ from kybernetes.agent.node import NodeConfig, register
 from kybernetes.agent.podstatus import TERMINAL_PHASES, pod_status
 from kybernetes.api import errors
 from kybernetes.api.meta import parse_time
-from kybernetes.client.informer import Handler, Informer
+from kybernetes.client.informer import Handler, Informer, strip_managed_fields
 from kybernetes.client.resource import NODES, PODS
 from kybernetes.client.rest import Client
 from kybernetes.client.workqueue import ExponentialRateLimiter, WorkQueue
@@ -173,9 +173,15 @@ class FakeNodes:
         self.client = client
         self.config = config
         self.clock: Clock = clock or RealClock()
-        self.node_informer = Informer(client, NODES, clock=self.clock)
+        self.node_informer = Informer(
+            client, NODES, clock=self.clock, transform=strip_managed_fields
+        )
         self.pod_informer = Informer(
-            client, PODS, field_selector="spec.nodeName!=", clock=self.clock
+            client,
+            PODS,
+            field_selector="spec.nodeName!=",
+            clock=self.clock,
+            transform=strip_managed_fields,
         )
         self.queue = WorkQueue(
             "fake-nodes", clock=self.clock, rate_limiter=ExponentialRateLimiter(maximum=30.0)

@@ -63,8 +63,10 @@ class Informer:
         page_size: int = 500,
         clock: Clock | None = None,
         indexers: dict[str, IndexFunc] | None = None,
+        transform: Callable[[Obj], Obj] | None = None,
     ) -> None:
         self.client = client
+        self.transform = transform
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
@@ -147,6 +149,8 @@ class Informer:
             field_selector=self.field_selector,
             page_size=self.page_size,
         )
+        if self.transform is not None:
+            items = [self.transform(obj) for obj in items]
         fresh = {key_of(obj): obj for obj in items}
         previous = self.store.items()
         self.store.replace(fresh)
@@ -177,6 +181,8 @@ class Informer:
             timeout_seconds=timeout,
         ):
             count += 1
+            if self.transform is not None and kind != "BOOKMARK":
+                obj = self.transform(obj)
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if kind == "BOOKMARK":
                 if rv:
@@ -221,6 +227,15 @@ class Informer:
                 _call(handler.on_delete, obj)
 
 
+def strip_managed_fields(obj: Obj) -> Obj:
+    """Drop ``metadata.managedFields``: no component reads them, and on pods they are often the
+    largest part of the object (an update that omits them keeps the stored ones)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        del meta["managedFields"]
+    return obj
+
+
 def _call(func: Callable[..., None], *args: Obj) -> None:
     try:
         func(*args)
@@ -232,10 +247,19 @@ class InformerFactory:
     """Shares one informer per (resource, namespace, selectors) among all consumers.
 
     Informers asked for before ``run()`` start with it; those asked for later start at once.
+    Objects are stored without ``managedFields`` (``strip_managed_fields``) unless told otherwise.
     """
 
-    def __init__(self, client: Client, *, clock: Clock | None = None, resync_period: float = 0.0):
+    def __init__(
+        self,
+        client: Client,
+        *,
+        clock: Clock | None = None,
+        resync_period: float = 0.0,
+        transform: Callable[[Obj], Obj] | None = strip_managed_fields,
+    ):
         self.client = client
+        self.transform = transform
         self.clock: Clock = clock or RealClock()
         self.resync_period = resync_period
         self._informers: dict[tuple[Resource, str | None, str | None, str | None], Informer] = {}
@@ -260,6 +284,7 @@ class InformerFactory:
                 field_selector=field_selector,
                 resync_period=self.resync_period,
                 clock=self.clock,
+                transform=self.transform,
             )
             self._informers[key] = informer
             if self._group is not None:
