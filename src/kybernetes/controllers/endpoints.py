@@ -41,20 +41,8 @@ class EndpointsController(QueueController):
         self.services.add_handler(
             Handler(self.enqueue, lambda _old, new: self.enqueue(new), self.enqueue)
         )
-        self.pods.add_handler(Handler(self._pod_changed, self._pod_updated, self._pod_changed))
+        self.pods.add_handler(servicepods.ServicePodEvents(self.services, self.enqueue).handler())
         self.endpoints.add_handler(Handler(on_delete=self.enqueue))
-
-    def _pod_changed(self, pod: Obj) -> None:
-        namespace = pod["metadata"].get("namespace")
-        for service in servicepods.services_selecting(
-            pod, self.services.store.list_namespace(namespace)
-        ):
-            self.enqueue(service)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        self._pod_changed(new)
-        if (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {}):
-            self._pod_changed(old)
 
     async def sync(self, key: str) -> None:
         namespace, name = split_key(key)
@@ -100,18 +88,13 @@ def desired_endpoints(service: Obj, namespace_pods: list[Obj]) -> Obj:
     """The Endpoints object ``service`` should have, given the pods of its namespace."""
     spec = service.get("spec") or {}
     publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
-    service_ports = spec.get("ports") or []
     # port set -> (ready addresses, not-ready addresses)
-    packed: dict[tuple[tuple[str, int, str, str], ...], tuple[list[Obj], list[Obj]]] = {}
+    packed: dict[servicepods.PortSignature, tuple[list[Obj], list[Obj]]] = {}
     for pod in servicepods.pods_of(service, namespace_pods):
         if pod["metadata"].get("deletionTimestamp"):
             continue  # terminating pods leave Endpoints (EndpointSlices keep them, marked)
-        ports = []
-        for service_port in service_ports:
-            number = servicepods.resolve_port(service_port, pod)
-            if number is not None:
-                ports.append(servicepods.endpoint_port(service_port, number))
-        if service_ports and not ports:
+        signature = servicepods.resolved_ports(service, pod)
+        if signature is None:
             continue
         address: Obj = {"ip": pod["status"]["podIP"]}
         hostname = servicepods.hostname_for(service, pod)
@@ -121,12 +104,6 @@ def desired_endpoints(service: Obj, namespace_pods: list[Obj]) -> Obj:
         if node:
             address["nodeName"] = node
         address["targetRef"] = servicepods.target_ref(pod)
-        signature = tuple(
-            sorted(
-                (p.get("name", ""), p["port"], p["protocol"], p.get("appProtocol", ""))
-                for p in ports
-            )
-        )
         ready, not_ready = packed.setdefault(signature, ([], []))
         (ready if publish_not_ready or servicepods.pod_ready(pod) else not_ready).append(address)
     subsets: list[Obj] = []
@@ -139,7 +116,7 @@ def desired_endpoints(service: Obj, namespace_pods: list[Obj]) -> Obj:
         if not_ready:
             subset["notReadyAddresses"] = sorted(not_ready, key=_ip_key)
         if signature:
-            subset["ports"] = [_port_dict(p) for p in signature]
+            subset["ports"] = [servicepods.port_dict(p) for p in signature]
         total += len(ready) + len(not_ready)
         subsets.append(subset)
     meta = service["metadata"]
@@ -159,23 +136,7 @@ def desired_endpoints(service: Obj, namespace_pods: list[Obj]) -> Obj:
 
 
 def _ip_key(address: Obj) -> tuple[int, ...] | tuple[str]:
-    ip = str(address["ip"])
-    parts = ip.split(".")
-    if len(parts) == 4 and all(p.isdigit() for p in parts):
-        return tuple(int(p) for p in parts)
-    return (ip,)
-
-
-def _port_dict(signature: tuple[str, int, str, str]) -> Obj:
-    name, port, protocol, app_protocol = signature
-    out: Obj = {}
-    if name:
-        out["name"] = name
-    out["port"] = port
-    out["protocol"] = protocol
-    if app_protocol:
-        out["appProtocol"] = app_protocol
-    return out
+    return servicepods.ip_sort_key(str(address["ip"]))
 
 
 def _truncate(subsets: list[Obj]) -> list[Obj]:

@@ -60,24 +60,12 @@ class EndpointSliceController(QueueController):
         self.services.add_handler(
             Handler(self.enqueue, lambda _old, new: self.enqueue(new), self.enqueue)
         )
-        self.pods.add_handler(Handler(self._pod_changed, self._pod_updated, self._pod_changed))
+        self.pods.add_handler(servicepods.ServicePodEvents(self.services, self.enqueue).handler())
         self.slices.add_handler(
             Handler(self._slice_event, lambda _old, new: self._slice_event(new), self._slice_event)
         )
         # service key -> slice name -> resourceVersion we wrote (None: we deleted it)
         self._written: dict[str, dict[str, int | None]] = {}
-
-    def _pod_changed(self, pod: Obj) -> None:
-        namespace = pod["metadata"].get("namespace")
-        for service in servicepods.services_selecting(
-            pod, self.services.store.list_namespace(namespace)
-        ):
-            self.enqueue(service)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        self._pod_changed(new)
-        if (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {}):
-            self._pod_changed(old)
 
     def _slice_event(self, obj: Obj) -> None:
         for key in _slice_service(obj):
@@ -141,26 +129,17 @@ class EndpointSliceController(QueueController):
     def _desired(self, service: Obj, namespace_pods: list[Obj]) -> list[Obj]:
         spec = service.get("spec") or {}
         publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
-        service_ports = spec.get("ports") or []
-        groups: dict[tuple[tuple[str, int, str, str], ...], list[Obj]] = {}
+        groups: dict[servicepods.PortSignature, list[Obj]] = {}
         for pod in servicepods.pods_of(service, namespace_pods):
-            ports = []
-            for service_port in service_ports:
-                number = servicepods.resolve_port(service_port, pod)
-                if number is not None:
-                    ports.append(servicepods.endpoint_port(service_port, number))
-            if service_ports and not ports:
+            signature = servicepods.resolved_ports(service, pod)
+            if signature is None:
                 continue
-            signature = tuple(
-                sorted(
-                    (p.get("name", ""), p["port"], p["protocol"], p.get("appProtocol", ""))
-                    for p in ports
-                )
-            )
             groups.setdefault(signature, []).append(self._endpoint(service, pod, publish_not_ready))
         slices: list[Obj] = []
         for signature in sorted(groups):
-            endpoints = sorted(groups[signature], key=lambda e: _ip_key(e["addresses"][0]))
+            endpoints = sorted(
+                groups[signature], key=lambda e: servicepods.ip_sort_key(e["addresses"][0])
+            )
             slices.extend(
                 _slice(service, endpoints[start : start + MAX_ENDPOINTS], list(signature))
                 for start in range(0, len(endpoints), MAX_ENDPOINTS)
@@ -221,7 +200,7 @@ def _slice(service: Obj, endpoints: list[Obj], ports: list[tuple[str, int, str, 
         "endpoints": endpoints,
     }
     if ports:
-        out["ports"] = [_port_dict(p) for p in ports]
+        out["ports"] = [servicepods.port_dict(p, always_name=True) for p in ports]
     return out
 
 
@@ -237,18 +216,3 @@ def _content(obj: Obj) -> tuple[Any, ...]:
         meta.get("labels") or {},
         obj.get("addressType"),
     )
-
-
-def _ip_key(ip: str) -> tuple[int, ...] | tuple[str]:
-    parts = ip.split(".")
-    if len(parts) == 4 and all(p.isdigit() for p in parts):
-        return tuple(int(p) for p in parts)
-    return (ip,)
-
-
-def _port_dict(signature: tuple[str, int, str, str]) -> Obj:
-    name, port, protocol, app_protocol = signature
-    out: Obj = {"name": name, "port": port, "protocol": protocol}
-    if app_protocol:
-        out["appProtocol"] = app_protocol
-    return out

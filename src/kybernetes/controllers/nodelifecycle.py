@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from kybernetes.api import errors
 from kybernetes.api.meta import now_rfc3339, parse_time
+from kybernetes.api.taints import tolerates
 from kybernetes.client.cache import NODE_NAME_INDEX, index_by_node_name, key_of
 from kybernetes.client.events import NORMAL
 from kybernetes.client.informer import Handler
@@ -244,7 +245,7 @@ def eviction_delay(taints: list[Obj], tolerations: Any, now: float) -> float | N
     """
     used = []
     for taint in taints:
-        matching = [t for t in tolerations if _tolerates(t, taint)]
+        matching = [t for t in tolerations if tolerates(t, taint)]
         if not matching:
             return 0.0
         used.extend(matching)
@@ -261,17 +262,3 @@ def _condition(node: Obj, type_: str) -> Obj | None:
         if condition.get("type") == type_:
             return dict(condition)
     return None
-
-
-def _tolerates(toleration: Obj, taint: Obj) -> bool:
-    """``v1.Toleration.ToleratesTaint``."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return bool(key) and (toleration.get("value") or "") == (taint.get("value") or "")

@@ -13,10 +13,11 @@ upstream's (``endpointutil`` in kube-controller-manager):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kybernetes.api.meta import is_condition_true
+from kybernetes.client.informer import Handler, Informer
 
 Obj = dict[str, Any]
 
@@ -102,3 +103,66 @@ def services_selecting(pod: Obj, services: Iterable[Obj]) -> list[Obj]:
         if selector is not None and selects(selector, pod):
             out.append(service)
     return out
+
+
+PortSignature = tuple[tuple[str, int, str, str], ...]
+
+
+def resolved_ports(service: Obj, pod: Obj) -> PortSignature | None:
+    """The Service's ports resolved for ``pod``, sorted; None when a Service with ports has none
+    this pod can serve (it is then left out of the endpoints)."""
+    service_ports = (service.get("spec") or {}).get("ports") or []
+    resolved = []
+    for service_port in service_ports:
+        number = resolve_port(service_port, pod)
+        if number is not None:
+            port = endpoint_port(service_port, number)
+            resolved.append(
+                (port.get("name", ""), port["port"], port["protocol"], port.get("appProtocol", ""))
+            )
+    if service_ports and not resolved:
+        return None
+    return tuple(sorted(resolved))
+
+
+def port_dict(signature: tuple[str, int, str, str], *, always_name: bool = False) -> Obj:
+    """One port of a signature as an EndpointPort (Endpoints omit an empty name; slices keep it)."""
+    name, port, protocol, app_protocol = signature
+    out: Obj = {}
+    if name or always_name:
+        out["name"] = name
+    out["port"] = port
+    out["protocol"] = protocol
+    if app_protocol:
+        out["appProtocol"] = app_protocol
+    return out
+
+
+def ip_sort_key(ip: str) -> tuple[int, ...] | tuple[str]:
+    """IPv4 addresses in numeric order (others after, as text)."""
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return tuple(int(p) for p in parts)
+    return (ip,)
+
+
+class ServicePodEvents:
+    """Informer handlers shared by the endpoint controllers: a pod change enqueues the Services
+    that select it, before and after a label change."""
+
+    def __init__(self, services: Informer, enqueue: Callable[[Obj], None]) -> None:
+        self._services = services
+        self._enqueue = enqueue
+
+    def changed(self, pod: Obj) -> None:
+        namespace = pod["metadata"].get("namespace")
+        for service in services_selecting(pod, self._services.store.list_namespace(namespace)):
+            self._enqueue(service)
+
+    def updated(self, old: Obj, new: Obj) -> None:
+        self.changed(new)
+        if (old["metadata"].get("labels") or {}) != (new["metadata"].get("labels") or {}):
+            self.changed(old)
+
+    def handler(self) -> Handler:
+        return Handler(self.changed, self.updated, self.changed)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from kybernetes.api.meta import name_of
+from kybernetes.api.taints import tolerates
 
 Obj = dict[str, Any]
 
@@ -62,20 +63,6 @@ def daemon_tolerations(spec: Mapping[str, Any]) -> list[Obj]:
 def _same_toleration(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """``Toleration.MatchToleration``: key, operator, value and effect all equal."""
     return all((a.get(f) or "") == (b.get(f) or "") for f in ("key", "operator", "value", "effect"))
-
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """``Toleration.ToleratesTaint``."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def untolerated(
