@@ -57,6 +57,10 @@ class Cluster:
 
 
 def start_server(data_dir: Path, home: Path, *extra: str) -> Cluster:
+    """``kyb server`` on a free port; no real node unless ``extra`` asks for ``--runtime runc``
+    (as root it would otherwise create a bridge and nftables rules for every test server)."""
+    if "--runtime" not in extra:
+        extra = (*extra, "--runtime", "none")
     port = free_port()
     proc = subprocess.Popen(
         [

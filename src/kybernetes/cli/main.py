@@ -29,12 +29,13 @@ from kybernetes.agent.images.commands import (
     remove_images,
 )
 from kybernetes.agent.images.interface import ImageError
+from kybernetes.agent.local import NodeAgentConfig, NotRootError, run_runc_node
 from kybernetes.client.kubeconfig import KubeconfigError, default_kubeconfig_path
 from kybernetes.client.rest import Client
 from kybernetes.controllers.manager import ControllerManager
 from kybernetes.scheduler.app import run_scheduler
 from kybernetes.scheduler.config import ConfigError, load_config
-from kybernetes.server.allinone import ServerConfig, run_server
+from kybernetes.server.allinone import AGENT_SUBDIR, ServerConfig, run_server
 from kybernetes.storage.errors import StorageError
 from kybernetes.util.pki import PKIError
 
@@ -95,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
         help="do not add a kybernetes context to ~/.kube/config",
     )
     server.add_argument(
+        "--runtime",
+        choices=["runc", "none"],
+        default=None,
+        help="this machine as a node: runc (real containers; the default as root) or none",
+    )
+    # Test-only: name the node's bridge, nftables table and cgroups apart from a real node's.
+    server.add_argument("--node-instance", default="", help=argparse.SUPPRESS)
+    server.add_argument(
         "--fake-nodes",
         type=int,
         default=0,
@@ -123,9 +132,14 @@ def _parser() -> argparse.ArgumentParser:
     _client_flags(agent)
     agent.add_argument(
         "--runtime",
-        choices=["fake"],
-        default="fake",
-        help="container runtime (fake: simulated nodes, pods run without processes)",
+        choices=["runc", "fake"],
+        default="runc",
+        help="runc: real containers (root); fake: simulated nodes, pods run without processes",
+    )
+    agent.add_argument("--node-name", default="", help="this node's name (runc; default: host)")
+    agent.add_argument("--data-dir", type=Path, default=None, help="state directory (runc)")
+    agent.add_argument(
+        "--pod-cidr", default="10.42.0.0/24", help="pod addresses when the Node has no podCIDR"
     )
     agent.add_argument("--nodes", type=int, default=1, help="simulated nodes to run (fake)")
     agent.add_argument(
@@ -199,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             controllers=args.command == "server",
             scheduler=args.command == "server",
             fake_nodes=args.fake_nodes if args.command == "server" else 0,
+            node_agent=args.command == "server" and _wants_node_agent(args.runtime),
+            node_instance=getattr(args, "node_instance", ""),
         )
         failed = False
         try:
@@ -238,9 +254,23 @@ async def _controller_manager(args: argparse.Namespace) -> None:
         await manager.run()
 
 
+def _wants_node_agent(runtime: str | None) -> bool:
+    """``kyb server`` runs real containers by default as root, and says why not otherwise."""
+    if runtime is None:
+        if os.geteuid() == 0:
+            return True
+        print(
+            "kyb server: not root, so this machine runs no pods (real containers need root); "
+            "use --fake-nodes N for simulated nodes",
+            file=sys.stderr,
+        )
+        return False
+    return runtime == "runc"
+
+
 def _image(args: argparse.Namespace) -> int:
     """``kyb image import|ls|rm``: the node's image store, safe while the agent runs."""
-    store = image_dir(args.data_dir or default_data_dir())
+    store = image_dir((args.data_dir or default_data_dir()) / AGENT_SUBDIR)
     try:
         if args.image_command == "import":
             for line in import_image(store, args.file):
@@ -263,9 +293,14 @@ async def _scheduler(args: argparse.Namespace) -> None:
 
 
 async def _agent(args: argparse.Namespace) -> None:
-    config = FakeNodesConfig(args.nodes, name_prefix=args.node_name_prefix)
     async with _kubeconfig_client(args, "agent") as client:
-        await run_fake_nodes(client, config)
+        if args.runtime == "fake":
+            config = FakeNodesConfig(args.nodes, name_prefix=args.node_name_prefix)
+            await run_fake_nodes(client, config)
+            return
+        data_dir = (args.data_dir or default_data_dir()) / AGENT_SUBDIR
+        node = NodeAgentConfig(data_dir, node_name=args.node_name, pod_cidr=args.pod_cidr)
+        await run_runc_node(client, node)
 
 
 def _run_client_component(args: argparse.Namespace, main: Coroutine[Any, Any, None]) -> int:
@@ -274,7 +309,7 @@ def _run_client_component(args: argparse.Namespace, main: Coroutine[Any, Any, No
     failed = False
     try:
         asyncio.run(_until_signalled(main))
-    except* (OSError, ValueError, KubeconfigError, ConfigError) as group:
+    except* (OSError, ValueError, KubeconfigError, ConfigError, NotRootError) as group:
         for exc in _leaves(group):
             print(f"kyb {args.command}: {exc}", file=sys.stderr)
         failed = True

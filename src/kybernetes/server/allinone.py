@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kybernetes.agent.fake import FakeNodes, FakeNodesConfig
+from kybernetes.agent.local import NodeAgentConfig, run_runc_node
 from kybernetes.apiserver.app import APIServer, APIServerConfig
 from kybernetes.apiserver.auth.authn import (
     Authenticator,
@@ -51,6 +52,8 @@ from kybernetes.util.pki import (
 log = logging.getLogger(__name__)
 
 CONTEXT_NAME = "kybernetes"
+#: The node agent's state (images, runtime, network, pods) inside the server's data dir.
+AGENT_SUBDIR = "agent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ class ServerConfig:
     controllers: bool = False  # run the controller manager in-process
     scheduler: bool = False  # run the scheduler in-process
     fake_nodes: int = 0  # simulated nodes to run in-process (kwok-style)
+    node_agent: bool = False  # this machine as a node with real containers (runc; root)
+    node_instance: str = ""  # names the node's host objects apart (tests)
 
 
 def _local_names() -> list[str]:
@@ -121,10 +126,25 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                 client = _component_client(url, pki, "system:kube-scheduler")
                 clients.append(client)
                 group.create_task(run_scheduler(client), name="scheduler")
+            if config.node_agent:
+                node_name = socket.gethostname().lower()
+                client = _component_client(url, pki, f"system:node:{node_name}", (NODES_GROUP,))
+                clients.append(client)
+                agent_dir = config.data_dir / AGENT_SUBDIR
+                agent = (
+                    NodeAgentConfig.for_instance(
+                        agent_dir, config.node_instance, node_name=node_name
+                    )
+                    if config.node_instance
+                    else NodeAgentConfig(agent_dir, node_name=node_name)
+                )
+                group.create_task(run_runc_node(client, agent), name="node agent")
             if config.fake_nodes:
                 client = _component_client(url, pki, "system:node:kyb-fake-nodes", (NODES_GROUP,))
                 clients.append(client)
-                nodes = FakeNodes(client, FakeNodesConfig(config.fake_nodes))
+                # The real node, if any, has the first pod subnet.
+                offset = 1 if config.node_agent else 0
+                nodes = FakeNodes(client, FakeNodesConfig(config.fake_nodes, cidr_offset=offset))
                 group.create_task(nodes.run(), name="fake-nodes")
                 await nodes.ready.wait()
             entry = admin_entry(url, pki, CONTEXT_NAME)

@@ -1,0 +1,166 @@
+"""A real node: the kubelet over runc, the node's image store and its pod network.
+
+``run_runc_node`` is what ``kyb agent --runtime runc`` and (as root) ``kyb server`` run. It lays
+the agent's directory out as the other tools expect it — ``images/`` (shared with
+``kyb image import``), ``runtime/`` (runc state and container bundles), ``network/`` (address
+records), ``pods/`` (volumes, logs) — builds the image service, and hands the kubelet a factory
+that builds the runc runtime and the bridge network once the node's pod CIDR is known. Unused
+images are garbage-collected by disk usage, never one a container of this node uses.
+
+Needs root: namespaces, mounts, cgroups and nftables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from kybernetes.agent.images.commands import image_dir
+from kybernetes.agent.images.registry import RegistryConfig
+from kybernetes.agent.images.service import LocalImageService
+from kybernetes.agent.kubelet.config import KubeletConfig
+from kybernetes.agent.kubelet.kubelet import run_kubelet
+from kybernetes.agent.network.bridge import BridgeConfig, BridgeNetwork
+from kybernetes.agent.runtime.interface import RuntimeService
+from kybernetes.agent.runtime.runc.runtime import RuncRuntime
+from kybernetes.client.rest import Client
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POD_CIDR: Final = "10.42.0.0/24"
+CLUSTER_CIDR: Final = "10.42.0.0/16"
+CLUSTER_DNS: Final = "10.43.0.10"
+_IN_USE_REFRESH: Final = 60.0
+
+
+class NotRootError(RuntimeError):
+    """Real containers need root."""
+
+
+@dataclass(frozen=True)
+class NodeAgentConfig:
+    data_dir: Path
+    node_name: str = ""
+    pod_cidr: str = DEFAULT_POD_CIDR
+    cluster_cidr: str = CLUSTER_CIDR
+    #: Names of what the node sets up on the host; tests give each run its own (``instance``).
+    bridge: str = "kyb0"
+    nft_table: str = "kyb-podnet"
+    cgroup_root: str = "kybernetes"
+    insecure_registries: tuple[str, ...] = ()
+
+    @classmethod
+    def for_instance(cls, data_dir: Path, instance: str, **kwargs: object) -> NodeAgentConfig:
+        """A node whose host objects are all named after ``instance`` (so tests can run one
+        beside a real node and remove exactly what it made)."""
+        return cls(
+            data_dir,
+            bridge=f"kyb{instance}"[:15],
+            nft_table=f"kyb-podnet-{instance}",
+            cgroup_root=f"kybernetes-{instance}",
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+async def run_runc_node(client: Client, config: NodeAgentConfig) -> None:
+    """Run this machine as a node of the cluster behind ``client`` until cancelled."""
+    if os.geteuid() != 0:
+        raise NotRootError(
+            "real containers need root (namespaces, mounts, cgroups); run as root, or use "
+            "simulated nodes (--runtime fake / --fake-nodes N)"
+        )
+    base = config.data_dir
+    for sub in ("runtime", "network", "pods"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    images = LocalImageService(
+        image_dir(base), RegistryConfig(insecure_registries=config.insecure_registries)
+    )
+    runtime: RuncRuntime | None = None
+    in_use: set[str] = set()
+
+    def build(pod_cidr: str) -> RuntimeService:
+        nonlocal runtime
+        network = BridgeNetwork(
+            BridgeConfig(
+                pod_cidr=pod_cidr,
+                state_dir=str(base / "network"),
+                bridge=config.bridge,
+                cluster_cidr=config.cluster_cidr,
+                table=config.nft_table,
+            )
+        )
+        runtime = RuncRuntime(base / "runtime", images, network, cgroup_root=config.cgroup_root)
+        return runtime
+
+    async def refresh_in_use() -> None:
+        while True:
+            if runtime is not None:
+                with contextlib.suppress(Exception):
+                    in_use.clear()
+                    in_use.update(c.image_ref for c in await runtime.list_containers())
+            await asyncio.sleep(_IN_USE_REFRESH)
+
+    kubelet_config = KubeletConfig(
+        node_name=config.node_name or socket.gethostname().lower(),
+        data_dir=str(base / "pods"),
+        pod_cidr=config.pod_cidr,
+        cluster_dns=(CLUSTER_DNS,),
+        runtime_name="runc",
+        runtime_version=_runc_version(),
+        cgroup_root=config.cgroup_root,
+    )
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(run_kubelet(client, kubelet_config, images=images, runtime=build))
+            group.create_task(refresh_in_use())
+            group.create_task(images.garbage_collector(lambda: set(in_use)).run())
+    finally:
+        if runtime is not None:
+            await runtime.close()
+        await images.close()
+
+
+def _runc_version() -> str:
+    """``1.1.5`` from ``runc --version`` (nodeInfo.containerRuntimeVersion is runc://<it>)."""
+    binary = shutil.which("runc")
+    if binary is None:
+        return ""
+    try:
+        first = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return ""
+    return first.removeprefix("runc version ").split("+")[0].strip()
+
+
+def cleanup_node(config: NodeAgentConfig) -> None:
+    """Remove what a stopped node left on the host: its bridge, nftables table and cgroups.
+
+    Pods must be gone first (their namespaces, mounts and processes are theirs to clean);
+    this is what ``kyb agent --cleanup`` and the tests do after a node stops for good.
+    """
+    subprocess.run(["ip", "link", "del", config.bridge], capture_output=True, check=False)
+    subprocess.run(
+        ["nft", "delete", "table", "ip", config.nft_table], capture_output=True, check=False
+    )
+    cgroups = Path("/sys/fs/cgroup")
+    if cgroups.is_dir():
+        for hierarchy in cgroups.iterdir():
+            root = hierarchy / config.cgroup_root
+            if root.is_dir():
+                for directory in sorted(
+                    (d for d in root.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)
+                ):
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()
+                with contextlib.suppress(OSError):
+                    root.rmdir()
