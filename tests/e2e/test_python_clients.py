@@ -307,8 +307,15 @@ def test_kubernetes_deployment_crud_and_scale(
     # The client sends a dict as a strategic merge patch, to the scale subresource too.
     scale = apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 5}})
     assert scale.spec.replicas == 5
-    scale.spec.replicas = 4
-    scale = apps.replace_namespaced_deployment_scale("web", namespace, scale)
+    for _ in range(10):  # the controller writes the Deployment too: retry on conflict
+        scale = apps.read_namespaced_deployment_scale("web", namespace)
+        scale.spec.replicas = 4
+        try:
+            scale = apps.replace_namespaced_deployment_scale("web", namespace, scale)
+            break
+        except ApiException as conflict:
+            if conflict.status != 409:
+                raise
     assert scale.spec.replicas == 4
     after = apps.read_namespaced_deployment("web", namespace)
     assert after.spec.replicas == 4

@@ -411,6 +411,32 @@ def _crd(obj: Obj) -> None:
                 break
 
 
+def _webhooks(obj: Obj, *, mutating: bool) -> None:
+    """``SetDefaults_{Mutating,Validating}Webhook``, ``_Rule`` and ``_ServiceReference``."""
+    for hook in dicts(obj.get("webhooks")):
+        setdefault(hook, "failurePolicy", "Fail")
+        setdefault(hook, "matchPolicy", "Equivalent")
+        setdefault(hook, "namespaceSelector", {})
+        setdefault(hook, "objectSelector", {})
+        setdefault(hook, "timeoutSeconds", 10)
+        if mutating:
+            setdefault(hook, "reinvocationPolicy", "Never")
+        for rule in dicts(hook.get("rules")):
+            setdefault(rule, "scope", "*")
+        client = hook.get("clientConfig")
+        service = client.get("service") if isinstance(client, dict) else None
+        if isinstance(service, dict):
+            setdefault(service, "port", 443)
+
+
+def _mutating_webhooks(obj: Obj) -> None:
+    _webhooks(obj, mutating=True)
+
+
+def _validating_webhooks(obj: Obj) -> None:
+    _webhooks(obj, mutating=False)
+
+
 _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Pod"): pod,
     ("", "PodTemplate"): template,
@@ -438,6 +464,8 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("storage.k8s.io", "StorageClass"): _storage_class,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): _mutating_webhooks,
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"): _validating_webhooks,
 }
 
 

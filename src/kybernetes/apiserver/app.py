@@ -36,6 +36,7 @@ from kybernetes.apiserver.auth.authz import (
     forbidden_message,
     is_public_path,
 )
+from kybernetes.apiserver.crd.controller import CRDS, CustomResourceController
 from kybernetes.apiserver.discovery import AGGREGATED_MEDIA_TYPE, Discovery, wants_aggregated
 from kybernetes.apiserver.handlers import ResourceHandler
 from kybernetes.apiserver.namespaces import DEFAULT_NAMESPACES, NamespaceLifecycle
@@ -43,6 +44,7 @@ from kybernetes.apiserver.openapi import OpenAPIV3
 from kybernetes.apiserver.quota import QuotaAdmission
 from kybernetes.apiserver.registry import Store, converts
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
+from kybernetes.apiserver.webhooks import sources as webhook_sources
 from kybernetes.storage.interface import Storage
 
 log = logging.getLogger(__name__)
@@ -129,9 +131,29 @@ class APIServer:
             store.namespace_check = self.namespaces.check_creatable
             store.admit_create = admit
         self.handler = ResourceHandler(self.stores, self.other_versions, now)
+        # Admission webhooks, configured by the webhook configurations this server stores.
+        self.webhooks = webhook_sources.for_server(
+            self.stores, self.other_versions, self.handler.custom
+        )
+        self.handler.webhooks = self.webhooks
+        self.handler.user_of = lambda request: request.get(USER_KEY)
         address = f"{config.bind_address}:{config.port}"
         self.discovery = Discovery(self.served, address)
         self.openapi = OpenAPIV3(self.served)
+        # CRDs become served resources (stores, discovery, OpenAPI) through this controller.
+        self.custom_resources: CustomResourceController | None = None
+        if CRDS in self.stores:
+            self.custom_resources = CustomResourceController(
+                storage=storage,
+                stores=self.stores,
+                other_versions=self.other_versions,
+                custom=self.handler.custom,
+                discovery=self.discovery,
+                openapi=self.openapi,
+                builtin=list(self.served),
+                now=now,
+                configure=self._configure_custom_store,
+            )
         self.metrics = CollectorRegistry()
         self._requests = Counter(
             "apiserver_request_total",
@@ -168,6 +190,9 @@ class APIServer:
             await self._ensure_kubernetes_service()
             await self._ensure_system_priority_classes()
             group.create_task(self.namespaces.run())
+            if self.custom_resources is not None:
+                await self.custom_resources.start()
+                group.create_task(self.custom_resources.run())
             app = self.make_app()
             # A client that goes away cancels its handler: watches end with their clients.
             runner = web.AppRunner(
@@ -196,6 +221,7 @@ class APIServer:
                 for store in every_store:
                     store.cache.close_watchers("the server is shutting down")
                 await runner.cleanup()
+                await self.webhooks.close()
 
     async def _rebuild_allocations(self) -> None:
         """Make the allocator hold exactly what the stored Services hold."""
@@ -233,6 +259,12 @@ class APIServer:
         }
         with contextlib.suppress(errors.AlreadyExists):
             await services.create("default", service)
+
+    def _configure_custom_store(self, store: Store) -> None:
+        """Give a custom resource's store the server-wide hooks every built-in store has."""
+        template = self.stores[CRDS]
+        store.namespace_check = self.namespaces.check_creatable
+        store.admit_create = template.admit_create
 
     def _priority_class(self, name: str) -> dict[str, Any] | None:
         store = self.stores.get(("scheduling.k8s.io", "priorityclasses"))

@@ -26,11 +26,16 @@ from kybernetes.api.schema import find_definition
 from kybernetes.api.tables import to_table
 from kybernetes.api.validation import structural
 from kybernetes.apiserver import encoding
+from kybernetes.apiserver.auth.authn import UserInfo
+from kybernetes.apiserver.crd import scale as custom_scale
+from kybernetes.apiserver.crd.store import CustomResourceStore
 from kybernetes.apiserver.fieldsets import supported_fields
 from kybernetes.apiserver.registry import DeleteOptions, ListOptions, Store
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool
 from kybernetes.apiserver.subresources import binding, eviction, scale
 from kybernetes.apiserver.watchcache import CachedObject, TooOldError
+from kybernetes.apiserver.webhooks import attributes as admission
+from kybernetes.apiserver.webhooks.dispatcher import Recheck, RequestWebhooks, WebhookAdmission
 
 #: Watches without timeoutSeconds stay open this long (upstream picks 30-60 minutes).
 DEFAULT_WATCH_SECONDS = 1800
@@ -95,6 +100,12 @@ class ResourceHandler:
         self.stores = stores
         self.other_versions = other_versions
         self.now = now
+        #: Served custom resource versions by (group, version, plural) (the CRD controller's).
+        self.custom: dict[tuple[str, str, str], CustomResourceStore] = {}
+        #: Admission webhooks (set by the server; without them none are called).
+        self.webhooks: WebhookAdmission | None = None
+        #: The authenticated user of a request (set by the server).
+        self.user_of: Callable[[web.Request], UserInfo | None] = lambda _request: None
 
     def store_for(self, info: RequestInfo) -> Store:
         store = self.stores.get((info.group, info.resource))
@@ -169,7 +180,12 @@ class ResourceHandler:
         continue_token: str = "",
     ) -> dict[str, Any]:
         include = request.query.get("includeObject", "Metadata")
-        table: dict[str, Any] = to_table(res, objects, now=self.now(), include_object=include)
+        custom = self.custom.get((res.group, res.version, res.plural))
+        table: dict[str, Any] = (
+            custom.printer.table(objects, now=self.now(), include_object=include)
+            if custom is not None
+            else to_table(res, objects, now=self.now(), include_object=include)
+        )
         meta = table.setdefault("metadata", {})
         if revision is not None:
             meta["resourceVersion"] = str(revision)
@@ -329,8 +345,9 @@ class ResourceHandler:
         obj["apiVersion"] = res.api_version
         obj["kind"] = res.kind
         schema = find_definition(res.definition)
+        custom = self.custom.get((res.group, res.version, res.plural))
         warnings: list[str] = []
-        if schema is None:
+        if schema is None and custom is None:
             return obj, warnings
         mode = request.query.get("fieldValidation", "Warn") or "Warn"
         if mode not in ("Strict", "Warn", "Ignore"):
@@ -338,7 +355,10 @@ class ResourceHandler:
                 f'fieldValidation parameter unsupported: {mode}: supported values: "Ignore", '
                 '"Warn", "Strict"'
             )
-        problems = structural.validate_and_prune(obj, schema)
+        if custom is not None:
+            problems = custom.structure(obj)
+        elif schema is not None:
+            problems = structural.validate_and_prune(obj, schema)
         wrong_types = [p for p in problems if p.kind is structural.ProblemKind.INVALID_TYPE]
         prefix = f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}'
         if wrong_types:
@@ -357,12 +377,54 @@ class ResourceHandler:
             response.headers.add("Warning", f'299 - "{warning}"')
         return response
 
+    def _admission(
+        self,
+        request: web.Request,
+        info: RequestInfo,
+        store: Store,
+        operation: str,
+        *,
+        dry_run: bool,
+        name: str = "",
+        delete: DeleteOptions | None = None,
+    ) -> RequestWebhooks | None:
+        """The admission webhooks of this request, for the registry to call."""
+        if self.webhooks is None or not self.webhooks.configured():
+            return None
+        attrs = admission.from_request(
+            info,
+            store.info,
+            operation,
+            user=self.user_of(request),
+            query=request.query,
+            dry_run=dry_run,
+            name=name,
+            delete=delete,
+        )
+        recheck: Recheck | None = None
+        if isinstance(store, CustomResourceStore):
+            recheck = store.structure
+        elif (schema := store.schema) is not None:
+
+            def recheck(obj: dict[str, Any]) -> list[structural.Problem]:
+                return structural.validate_and_prune(obj, schema)
+
+        return self.webhooks.bind(attrs, recheck)
+
     async def _create(self, request: web.Request, info: RequestInfo, store: Store) -> web.Response:
         obj, warnings = await self.decode(request, store.info)
+        dry_run = _dry_run(request)
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        hooks = self._admission(request, info, store, admission.CREATE, dry_run=dry_run, name=name)
         created = await store.create(
-            info.namespace, obj, dry_run=_dry_run(request), field_manager=_field_manager(request)
+            info.namespace,
+            obj,
+            dry_run=dry_run,
+            field_manager=_field_manager(request),
+            admission=hooks,
         )
         status = 201
+        warnings += hooks.warnings if hooks else []
         return self._respond_warnings(self._typed(store.info, created, status), warnings)
 
     async def _update(
@@ -371,15 +433,22 @@ class ResourceHandler:
         obj, warnings = await self.decode(request, store.info)
         dry_run = _dry_run(request)
         manager = _field_manager(request)
+        hooks = self._admission(request, info, store, admission.UPDATE, dry_run=dry_run)
 
         def replace(_old: dict[str, Any]) -> dict[str, Any]:
             return copy.deepcopy(obj)
 
         async def create() -> dict[str, Any]:
+            nonlocal hooks
             if not obj.get("metadata", {}).get("name"):
                 obj.setdefault("metadata", {})["name"] = info.name
+            hooks = self._admission(request, info, store, admission.CREATE, dry_run=dry_run)
             return await store.create(
-                info.namespace, copy.deepcopy(obj), dry_run=dry_run, field_manager=manager
+                info.namespace,
+                copy.deepcopy(obj),
+                dry_run=dry_run,
+                field_manager=manager,
+                admission=hooks,
             )
 
         if obj.get("metadata", {}).get("name", info.name) != info.name:
@@ -396,7 +465,9 @@ class ResourceHandler:
             dry_run=dry_run,
             create=create if allow_create else None,
             field_manager=manager,
+            admission=hooks,
         )
+        warnings += hooks.warnings if hooks else []
         return self._respond_warnings(
             self._typed(store.info, result, 201 if created else 200), warnings
         )
@@ -405,8 +476,9 @@ class ResourceHandler:
         self, request: web.Request, info: RequestInfo, store: Store, subresource: str
     ) -> web.Response:
         content_type = encoding.media_type(request.headers.get("Content-Type", ""))
-        if content_type not in PATCH_TYPES:
-            raise errors.new_unsupported_media_type(list(PATCH_TYPES))
+        allowed = store.patch_types if isinstance(store, CustomResourceStore) else PATCH_TYPES
+        if content_type not in allowed:
+            raise errors.new_unsupported_media_type(list(allowed))
         body = await encoding.read_body(request)
         dry_run = _dry_run(request)
         res = store.info
@@ -437,6 +509,7 @@ class ResourceHandler:
                 meta.pop("resourceVersion", None)
             return checked
 
+        hooks = self._admission(request, info, store, admission.UPDATE, dry_run=dry_run)
         result, _ = await store.update(
             info.namespace,
             info.name,
@@ -444,7 +517,9 @@ class ResourceHandler:
             subresource=subresource,
             dry_run=dry_run,
             field_manager=_field_manager(request),
+            admission=hooks,
         )
+        warnings += hooks.warnings if hooks else []
         return self._respond_warnings(self._typed(res, result), warnings)
 
     async def _apply(
@@ -494,8 +569,14 @@ class ResourceHandler:
             warnings.extend(found)
             return checked
 
+        hooks = self._admission(request, info, store, admission.UPDATE, dry_run=dry_run)
+
         async def create() -> dict[str, Any]:
-            return await store.create(info.namespace, applied_to(None), dry_run=dry_run)
+            nonlocal hooks
+            hooks = self._admission(request, info, store, admission.CREATE, dry_run=dry_run)
+            return await store.create(
+                info.namespace, applied_to(None), dry_run=dry_run, admission=hooks
+            )
 
         result, created = await store.update(
             info.namespace,
@@ -504,7 +585,9 @@ class ResourceHandler:
             subresource=subresource,
             dry_run=dry_run,
             create=create if not subresource else None,
+            admission=hooks,
         )
+        warnings += hooks.warnings if hooks else []
         return self._respond_warnings(self._typed(res, result, 201 if created else 200), warnings)
 
     # ----- delete -----------------------------------------------------------------------
@@ -539,7 +622,12 @@ class ResourceHandler:
 
     async def _delete(self, request: web.Request, info: RequestInfo, store: Store) -> web.Response:
         opts = await self._delete_options(request)
-        obj, gone = await store.delete(info.namespace, info.name, opts)
+        hooks = self._admission(
+            request, info, store, admission.DELETE, dry_run=opts.dry_run, delete=opts
+        )
+        if hooks is not None:
+            await hooks.mutate_without_object()
+        obj, gone = await store.delete(info.namespace, info.name, opts, admission=hooks)
         res = store.info
         if gone and res.plural != "pods":
             return encoding.json_response(
@@ -558,7 +646,13 @@ class ResourceHandler:
         self, request: web.Request, info: RequestInfo, store: Store
     ) -> web.Response:
         opts = self._list_options(request, info, store)
-        deleted = await store.delete_collection(opts, await self._delete_options(request))
+        delete = await self._delete_options(request)
+        hooks = self._admission(
+            request, info, store, admission.DELETE, dry_run=delete.dry_run, delete=delete
+        )
+        if hooks is not None:
+            await hooks.mutate_without_object()
+        deleted = await store.delete_collection(opts, delete, admission=hooks)
         res = store.info
         return encoding.json_response(
             {
@@ -586,6 +680,8 @@ class ResourceHandler:
                 return await self._update(request, info, store, "status")
             if info.verb == "patch":
                 return await self._patch(request, info, store, "status")
+        if info.subresource == "scale" and isinstance(store, CustomResourceStore):
+            return await custom_scale.handle(request, info, store)
         if info.subresource == "scale":
             return await scale.handle(self, request, info, store)
         if info.subresource == "binding" and info.verb == "create":

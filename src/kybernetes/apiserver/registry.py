@@ -14,6 +14,8 @@ Invariants:
   names a stale resourceVersion fails with 409 Conflict, an update that names none is retried
   against the latest object.
 * Validation and defaulting run before anything is stored; dry runs do everything but store.
+* A request's admission (its webhooks, bound by the handler) mutates after defaulting and
+  validates after validation, before quota and storage, as upstream orders admission.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ from kybernetes.storage.interface import Storage
 Validator = Callable[[ResourceInfo, dict[str, Any], dict[str, Any] | None], list[errors.FieldError]]
 #: Fills in defaults in place.
 Defaulter = Callable[[ResourceInfo, dict[str, Any]], None]
+
+
+class RequestAdmission(Protocol):
+    """One request's admission beyond the built-in plugins (the webhooks), bound to the
+    request's attributes by the handler: ``mutate`` runs after defaulting and before
+    validation, ``validate`` after validation and before quota and storage."""
+
+    async def mutate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]: ...
+
+    async def validate(self, obj: dict[str, Any] | None, old: dict[str, Any] | None) -> None: ...
 
 
 class Reservation(Protocol):
@@ -461,6 +473,7 @@ class Store:
         *,
         dry_run: bool = False,
         field_manager: str | None = None,
+        admission: RequestAdmission | None = None,
     ) -> dict[str, Any]:
         """Create ``obj`` (already decoded and structurally valid) in ``namespace``.
 
@@ -468,16 +481,22 @@ class Store:
         records its own and passes none).
         """
         self._check_namespace(obj, namespace)
-        meta_ = obj["metadata"]
-        if not meta_.get("name") and meta_.get("generateName"):
-            meta_["name"] = generate_name(meta_["generateName"])
-        name = meta_.get("name") or ""
         if self.info.namespaced and self.namespace_check is not None:
             await self.namespace_check(namespace)
         self._default(self.info, obj)
         # Owned as defaulted, before server-set fields (uid, status, allocations), as upstream.
         obj = self._record(None, obj, field_manager, "")
+        if admission is not None:
+            # Webhooks see the object before the server sets uid and a generated name.
+            mutated = await admission.mutate(obj, None)
+            if mutated is not obj:
+                obj = mutated
+                self._check_namespace(obj, namespace)
+                self._default(self.info, obj)
         meta_ = obj["metadata"]
+        if not meta_.get("name") and meta_.get("generateName"):
+            meta_["name"] = generate_name(meta_["generateName"])
+        name = meta_.get("name") or ""
         meta_["uid"] = new_uid()
         meta_["creationTimestamp"] = self._timestamp(self._now())
         for transient in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -487,6 +506,8 @@ class Store:
         reservation = allocator.allocate_for_create(obj, dry_run=dry_run) if allocator else None
         with reservation or contextlib.nullcontext():
             self._validated(obj, None)
+            if admission is not None:
+                await admission.validate(obj, None)
             if self.admit_create is not None and self.info.namespaced:
                 await self.admit_create(self.info, namespace, obj, dry_run)
             if dry_run:
@@ -519,6 +540,7 @@ class Store:
         dry_run: bool = False,
         create: Callable[[], Awaitable[dict[str, Any]]] | None = None,
         field_manager: str | None = None,
+        admission: RequestAdmission | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Read, ``mutate`` a private copy, and write it back conditionally, retrying.
 
@@ -562,6 +584,14 @@ class Store:
             if subresource != "status":
                 self._default(self.info, new)
             new = self._record(old, new, field_manager, subresource)
+            if admission is not None:
+                mutated = await admission.mutate(new, old)
+                if mutated is not new:
+                    new = mutated
+                    self._check_namespace(new, namespace)
+                    self._keep_system_metadata(new["metadata"], old["metadata"])
+                    if subresource != "status":
+                        self._default(self.info, new)
             reservation = (
                 allocator.reconcile_update(old, new, dry_run=dry_run) if allocator else None
             )
@@ -571,6 +601,8 @@ class Store:
                 new = self.strategy.prepare_for_update(new, old, subresource)
                 if subresource != "binding":  # binding sets spec.nodeName, nothing else
                     self._validated(new, old)
+                if admission is not None:
+                    await admission.validate(new, old)
                 if new == old:
                     return copy.deepcopy(old), False
                 if dry_run:
@@ -638,7 +670,12 @@ class Store:
         return last
 
     async def delete(
-        self, namespace: str, name: str, opts: DeleteOptions
+        self,
+        namespace: str,
+        name: str,
+        opts: DeleteOptions,
+        *,
+        admission: RequestAdmission | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Delete (or start deleting) an object; returns it and whether it is gone now.
 
@@ -672,6 +709,8 @@ class Store:
                     f"{meta_['resourceVersion']}",
                     group=self.info.group,
                 )
+            if admission is not None:
+                await admission.validate(None, current.obj)
             grace = self._grace_period(obj, opts)
             finalizers = list(meta_.get("finalizers") or [])
             policy = opts.propagation_policy
@@ -752,7 +791,11 @@ class Store:
         return int(spec.get("terminationGracePeriodSeconds", 30))
 
     async def delete_collection(
-        self, opts: ListOptions, delete_opts: DeleteOptions
+        self,
+        opts: ListOptions,
+        delete_opts: DeleteOptions,
+        *,
+        admission: RequestAdmission | None = None,
     ) -> builtins.list[dict[str, Any]]:
         page = await self.list(
             ListOptions(namespace=opts.namespace, labels=opts.labels, fields=opts.fields)
@@ -761,7 +804,9 @@ class Store:
         for cached in page.items:
             meta_ = cached.obj["metadata"]
             try:
-                obj, _ = await self.delete(meta_.get("namespace", ""), meta_["name"], delete_opts)
+                obj, _ = await self.delete(
+                    meta_.get("namespace", ""), meta_["name"], delete_opts, admission=admission
+                )
             except errors.NotFound:
                 continue
             deleted.append(obj)

@@ -32,6 +32,14 @@ def _service(_: dict[str, Any]) -> dict[str, Any]:
     return {"loadBalancer": {}}
 
 
+def _crd(crd: dict[str, Any]) -> dict[str, Any]:
+    """A new CRD's status: only the storage version as stored version (upstream's
+    PrepareForCreate); names and conditions are the CRD controller's."""
+    versions = (crd.get("spec") or {}).get("versions") or []
+    stored = [v.get("name", "") for v in versions if isinstance(v, dict) and v.get("storage")]
+    return {"storedVersions": stored[:1]}
+
+
 def qos_class(pod: Mapping[str, Any]) -> str:
     """The pod's QoS class, as upstream computes it from requests and limits."""
     spec = pod.get("spec") or {}
@@ -158,7 +166,7 @@ _INITIAL_STATUS: dict[tuple[str, str], StatusFunc] = {
     ("autoscaling", "horizontalpodautoscalers"): _empty,
     ("policy", "poddisruptionbudgets"): _empty,
     ("networking.k8s.io", "ingresses"): _empty,
-    ("apiextensions.k8s.io", "customresourcedefinitions"): _empty,
+    ("apiextensions.k8s.io", "customresourcedefinitions"): _crd,
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from kybernetes.api import resources
 from kybernetes.api.errors import FieldError, Invalid, new_invalid
 from kybernetes.api.validation import (
+    admissionregistration,
     apiextensions,
     apps,
     autoscaling,
@@ -111,6 +112,14 @@ _VALIDATORS: dict[tuple[str, str], Validator] = {
         "apiextensions.k8s.io",
         "CustomResourceDefinition",
     ): apiextensions.validate_custom_resource_definition,
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ): admissionregistration.validate_mutating_configuration,
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ): admissionregistration.validate_validating_configuration,
 }
 
 

@@ -1,0 +1,111 @@
+"""The ``scale`` subresource of custom resources: an ``autoscaling/v1 Scale`` built from the
+CRD's ``specReplicasPath``, ``statusReplicasPath`` and ``labelSelectorPath``.
+
+GET reads the three paths; PUT and PATCH (``kubectl scale`` merge-patches) write only the
+spec replicas path of the object, through the store, so the write is conditional and retried
+like any other.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from kybernetes.api import errors
+from kybernetes.api.patch import apply_patch
+from kybernetes.api.schema import find_definition
+from kybernetes.apiserver import encoding
+from kybernetes.apiserver.crd.versions import ScalePaths
+
+if TYPE_CHECKING:
+    from kybernetes.apiserver.crd.store import CustomResourceStore
+    from kybernetes.apiserver.requestinfo import RequestInfo
+
+SCALE = "io.k8s.api.autoscaling.v1.Scale"
+
+
+def _steps(path: str) -> list[str]:
+    return [p for p in path.strip().lstrip(".").split(".") if p]
+
+
+def read_path(obj: Any, path: str) -> Any:
+    for step in _steps(path):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(step)
+    return obj
+
+
+def write_path(obj: dict[str, Any], path: str, value: Any) -> None:
+    steps = _steps(path)
+    for step in steps[:-1]:
+        nxt = obj.get(step)
+        if not isinstance(nxt, dict):
+            nxt = obj[step] = {}
+        obj = nxt
+    obj[steps[-1]] = value
+
+
+def to_scale(obj: dict[str, Any], paths: ScalePaths) -> dict[str, Any]:
+    meta = obj.get("metadata", {})
+    replicas = read_path(obj, paths.spec_replicas)
+    status_replicas = read_path(obj, paths.status_replicas)
+    status: dict[str, Any] = {
+        "replicas": status_replicas if isinstance(status_replicas, int) else 0
+    }
+    if paths.label_selector:
+        selector = read_path(obj, paths.label_selector)
+        if isinstance(selector, str) and selector:
+            status["selector"] = selector
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            key: meta[key]
+            for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if key in meta
+        },
+        "spec": {"replicas": replicas if isinstance(replicas, int) else 0},
+        "status": status,
+    }
+
+
+async def handle(
+    request: web.Request, info: RequestInfo, store: CustomResourceStore
+) -> web.Response:
+    paths = store.version.scale
+    if paths is None:
+        raise errors.NotFound("the server could not find the requested resource")
+    if info.verb == "get":
+        cached = await store.get(info.namespace, info.name)
+        return encoding.json_response(to_scale(cached.obj, paths))
+    if info.verb not in ("update", "patch"):
+        raise errors.new_method_not_supported(f"{store.info.plural}/scale", info.verb)
+    body = await encoding.read_body(request)
+    content_type = request.headers.get("Content-Type", encoding.JSON)
+
+    def mutate(old: dict[str, Any]) -> dict[str, Any]:
+        current = to_scale(old, paths)
+        if info.verb == "update":
+            wanted = encoding.decode_object(content_type, body)
+        else:
+            wanted = apply_patch(
+                encoding.media_type(content_type), current, body, find_definition(SCALE)
+            )
+        replicas = (wanted.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.new_invalid(
+                "Scale",
+                info.name,
+                [errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
+                group="autoscaling",
+            )
+        rv = (wanted.get("metadata") or {}).get("resourceVersion")
+        if rv and info.verb == "update":
+            old["metadata"]["resourceVersion"] = rv
+        write_path(old, paths.spec_replicas, replicas)
+        return old
+
+    result, _ = await store.update(info.namespace, info.name, mutate)
+    return encoding.json_response(to_scale(result, paths))
