@@ -8,11 +8,13 @@ removes them, and checks nothing of its pods is left on the host.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +22,11 @@ from typing import Any
 
 import pytest
 
-from kybernetes.agent.local import NodeAgentConfig, cleanup_node
+from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pods
+from kybernetes.network.proxy.proxier import ProxyConfig
+from kybernetes.network.proxy.proxier import cleanup as proxy_cleanup
 from kybernetes.testing.images import busybox_image
-from tests.e2e.conftest import Cluster, start_server, stop_server
+from tests.e2e.conftest import Cluster, free_port, start_server, stop_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
@@ -59,15 +63,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     )
     assert imported.returncode == 0, imported.stderr
     instance = uuid.uuid4().hex[:6]
-    extra = ("--runtime", "runc", "--node-instance", instance)
+    ports = f"{free_port()},{free_port()}"
+    extra = ("--runtime", "runc", "--node-instance", instance, "--ingress-ports", ports)
     running = start_server(data, home, *extra)
     state: dict[str, Cluster] = {"cluster": running}
     try:
         running.extra = extra  # type: ignore[attr-defined]
+        running.ingress_port = int(ports.split(",")[0])  # type: ignore[attr-defined]
         running.state = state  # type: ignore[attr-defined]
         yield running
     finally:
         current = state["cluster"]
+        current.kubectl("delete", "deployments", "--all", "--wait=true", check=False)
         current.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=120s", check=False)
         runtime = data / "agent" / "runtime"
         # Deleted pods leave the API at once; the agent then removes their sandboxes.
@@ -75,10 +82,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         while list((runtime / "sandboxes").glob("*")) and time.monotonic() < deadline:
             time.sleep(0.2)
         err = stop_server(current)
-        cleanup_node(NodeAgentConfig.for_instance(data / "agent", instance))
+        node = NodeAgentConfig.for_instance(data / "agent", instance)
+        # Whatever the test left (a failure midway), the host is cleaned before judging.
+        left = asyncio.run(remove_all_pods(node))
+        proxy = ProxyConfig(node_name="", bridge=node.bridge, table=f"kyb-services-{instance}")
+        asyncio.run(proxy_cleanup(proxy))
+        cleanup_node(node)
         assert "Traceback" not in err, err
-        assert not list((runtime / "sandboxes").glob("*")), "sandboxes left behind"
-        assert not list((runtime / "containers").glob("*")), "containers left behind"
+        assert left == 0, f"{left} sandboxes left behind"
         mounts = Path("/proc/self/mountinfo").read_text()
         assert str(base) not in mounts, "mounts left behind"
 
@@ -235,6 +246,101 @@ def test_init_container_and_config_map_volume(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", "-", input=spec)
     wait_until(lambda: phase(cluster, "prepared") in ("Succeeded", "Failed"), what="the pod")
     assert phase(cluster, "prepared") == "Succeeded"
+
+
+ECHO = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: echo
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: echo}
+  template:
+    metadata:
+      labels: {app: echo}
+    spec:
+      containers:
+      - name: echo
+        image: example.com/busybox:1
+        imagePullPolicy: Never
+        command:
+        - sh
+        - -c
+        - mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /, port: http}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: echo
+spec:
+  type: NodePort
+  selector: {app: echo}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: echo
+spec:
+  rules:
+  - host: echo.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service: {name: echo, port: {number: 80}}
+"""
+
+
+def _http_get(url: str, host: str | None = None) -> str:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(response.read().decode().strip())
+
+
+def test_echo_app_reachable_by_name_service_nodeport_and_ingress(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", input=ECHO)
+    cluster.kubectl("rollout", "status", "deployment/echo", "--timeout=90s")
+    names = {
+        p["metadata"]["name"]
+        for p in json.loads(cluster.kubectl("get", "pods", "-l", "app=echo", "-o", "json").stdout)[
+            "items"
+        ]
+    }
+    # From a pod: the Service's DNS name through the cluster DNS, then its ClusterIP.
+    client = container(
+        "client",
+        "wget -q -O /dev/termination-log http://echo.default.svc.cluster.local/",
+    )
+    cluster.kubectl("apply", "-f", "-", input=pod("dns-client", [client], restartPolicy="Never"))
+    wait_until(
+        lambda: phase(cluster, "dns-client") in ("Succeeded", "Failed"), what="the DNS client"
+    )
+    (status,) = get(cluster, "dns-client")["status"]["containerStatuses"]
+    assert phase(cluster, "dns-client") == "Succeeded", status
+    assert status["state"]["terminated"]["message"].strip() in names
+    # From the host: the NodePort on 127.0.0.1 and the Ingress by host name.
+    service = json.loads(cluster.kubectl("get", "service", "echo", "-o", "json").stdout)
+    node_port = service["spec"]["ports"][0]["nodePort"]
+    assert _http_get(f"http://127.0.0.1:{node_port}/") in names
+    port = cluster.ingress_port  # type: ignore[attr-defined]
+    wait_until(lambda: _ingress_answers(port, names), timeout=30, what="the ingress to route echo")
+    seen = {_http_get(f"http://127.0.0.1:{port}/", "echo.example.com") for _ in range(20)}
+    assert seen == names  # both replicas answer
+
+
+def _ingress_answers(port: int, names: set[str]) -> bool:
+    try:
+        return _http_get(f"http://127.0.0.1:{port}/", "echo.example.com") in names
+    except OSError:
+        return False
 
 
 def test_readiness_probe_gates_ready_and_restart_keeps_containers(cluster: Cluster) -> None:

@@ -164,3 +164,35 @@ def cleanup_node(config: NodeAgentConfig) -> None:
                         directory.rmdir()
                 with contextlib.suppress(OSError):
                     root.rmdir()
+
+
+async def remove_all_pods(config: NodeAgentConfig) -> int:
+    """Stop and remove every sandbox and container the node's runtime holds; how many sandboxes.
+
+    For taking a node out of service (and for tests that must leave the host clean even when
+    they fail): containers get no grace period; each sandbox's network, mounts and cgroups go.
+    """
+    base = config.data_dir
+    images = LocalImageService(image_dir(base))
+    network = BridgeNetwork(
+        BridgeConfig(
+            pod_cidr=config.pod_cidr,
+            state_dir=str(base / "network"),
+            bridge=config.bridge,
+            cluster_cidr=config.cluster_cidr,
+            table=config.nft_table,
+        )
+    )
+    runtime = RuncRuntime(base / "runtime", images, network, cgroup_root=config.cgroup_root)
+    try:
+        for found in await runtime.list_containers():
+            await runtime.stop_container(found.id, 0)
+            await runtime.remove_container(found.id)
+        sandboxes = await runtime.list_pod_sandboxes()
+        for sandbox in sandboxes:
+            await runtime.stop_pod_sandbox(sandbox.id)
+            await runtime.remove_pod_sandbox(sandbox.id)
+        return len(sandboxes)
+    finally:
+        await runtime.close()
+        await images.close()

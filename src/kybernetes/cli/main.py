@@ -101,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="this machine as a node: runc (real containers; the default as root) or none",
     )
+    server.add_argument(
+        "--ingress-ports",
+        default="80,443",
+        metavar="HTTP,HTTPS",
+        help="the ingress controller's ports on this node ('none': no ingress controller)",
+    )
     # Test-only: name the node's bridge, nftables table and cgroups apart from a real node's.
     server.add_argument("--node-instance", default="", help=argparse.SUPPRESS)
     server.add_argument(
@@ -202,6 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("server", "apiserver"):
         tune_gc_for_servers()
+        try:
+            ingress_http, ingress_https = _ingress_ports(getattr(args, "ingress_ports", "80,443"))
+        except ValueError as bad_ports:
+            print(f"kyb {args.command}: {bad_ports}", file=sys.stderr)
+            return 1
         config = ServerConfig(
             data_dir=args.data_dir or default_data_dir(),
             storage=args.storage,
@@ -215,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fake_nodes=args.fake_nodes if args.command == "server" else 0,
             node_agent=args.command == "server" and _wants_node_agent(args.runtime),
             node_instance=getattr(args, "node_instance", ""),
+            ingress_http_port=ingress_http,
+            ingress_https_port=ingress_https,
         )
         failed = False
         try:
@@ -252,6 +265,19 @@ async def _controller_manager(args: argparse.Namespace) -> None:
             leader_elect=args.leader_elect,
         )
         await manager.run()
+
+
+def _ingress_ports(text: str) -> tuple[int | None, int | None]:
+    """``80,443`` -> (80, 443); ``none`` -> no ingress controller."""
+    if text.strip() == "none":
+        return None, None
+    http, _, https = text.partition(",")
+    try:
+        return int(http), int(https or 443)
+    except ValueError:
+        raise ValueError(
+            f"--ingress-ports: expected HTTP,HTTPS port numbers, got {text!r}"
+        ) from None
 
 
 def _wants_node_agent(runtime: str | None) -> bool:

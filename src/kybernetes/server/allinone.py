@@ -39,6 +39,7 @@ from kybernetes.client.kubeconfig import (
 from kybernetes.client.rest import Client, tls_client_context
 from kybernetes.controllers.manager import ControllerManager
 from kybernetes.scheduler.app import run_scheduler
+from kybernetes.server.nodeservices import NodeServicesConfig, run_node_services
 from kybernetes.storage.compactor import DEFAULT_INTERVAL, run_compactor
 from kybernetes.storage.factory import open_storage
 from kybernetes.util.pki import (
@@ -74,6 +75,8 @@ class ServerConfig:
     fake_nodes: int = 0  # simulated nodes to run in-process (kwok-style)
     node_agent: bool = False  # this machine as a node with real containers (runc; root)
     node_instance: str = ""  # names the node's host objects apart (tests)
+    ingress_http_port: int | None = 80  # the ingress controller's ports (None: no ingress)
+    ingress_https_port: int | None = 443
 
 
 def _local_names() -> list[str]:
@@ -139,6 +142,16 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                     else NodeAgentConfig(agent_dir, node_name=node_name)
                 )
                 group.create_task(run_runc_node(client, agent), name="node agent")
+                services = NodeServicesConfig(
+                    node_name=node_name,
+                    pod_cidr=agent.pod_cidr,
+                    bridge=agent.bridge,
+                    cluster_cidr=agent.cluster_cidr,
+                    instance=config.node_instance,
+                    ingress_http_port=config.ingress_http_port,
+                    ingress_https_port=config.ingress_https_port,
+                )
+                group.create_task(run_node_services(client, services), name="node services")
             if config.fake_nodes:
                 client = _component_client(url, pki, "system:node:kyb-fake-nodes", (NODES_GROUP,))
                 clients.append(client)

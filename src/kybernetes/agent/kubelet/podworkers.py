@@ -19,6 +19,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+import aiohttp
+
+from kybernetes.api import errors
 from kybernetes.util.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,14 @@ class PodWorkers:
                     failures = 0
                 except asyncio.CancelledError:
                     raise
+                except errors.Conflict:
+                    # Someone else wrote the pod meanwhile: look again at once, it is routine.
+                    after = 0.1
+                    log.info("pod changed during sync, syncing again uid=%s", uid)
+                except (errors.StatusError, aiohttp.ClientError, OSError) as exc:
+                    failures += 1
+                    after = min(30.0, 2.0 ** (failures - 1))
+                    log.warning("pod sync failed uid=%s retry_in=%.0fs error=%s", uid, after, exc)
                 except Exception:
                     failures += 1
                     after = min(30.0, 2.0 ** (failures - 1))

@@ -1,0 +1,66 @@
+"""The services a real node runs beside its agent: the service proxy, cluster DNS, ServiceLB.
+
+On a node with a pod bridge, ``run_node_services`` starts:
+
+- the nftables service proxy for the node (ClusterIPs, NodePorts, LoadBalancer addresses);
+- the cluster DNS server, listening on the pod bridge's gateway address (the first address of
+  the node's pod CIDR), which every pod can reach; the ``kube-dns`` Service (10.43.0.10) has no
+  selector and one EndpointSlice naming that address, so the proxy DNATs the DNS Service IP to
+  it — the layout of option (a) in ``network/dns``'s docstring;
+- ServiceLB, which gives LoadBalancer Services the node's address (k3s does the same);
+- the ingress controller (IngressClass ``kybernetes``, the default) on the node's ports 80 and
+  443 unless told otherwise, so ``http://127.0.0.1/`` reaches it on a single-node cluster.
+
+``instance`` names the proxy's nftables table apart, as the node's own objects are for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass
+
+from kybernetes.client.rest import Client
+from kybernetes.network.dns import ClusterDNS, ClusterDNSConfig, Listen
+from kybernetes.network.dns.kubedns import ensure_kube_dns_endpoints, ensure_kube_dns_service
+from kybernetes.network.ingress.controller import IngressConfig, ensure_default_class, run_ingress
+from kybernetes.network.proxy.proxier import ProxyConfig, run_proxy
+from kybernetes.network.proxy.servicelb import ServiceLB
+
+
+@dataclass(frozen=True)
+class NodeServicesConfig:
+    node_name: str
+    pod_cidr: str
+    bridge: str = "kyb0"
+    cluster_cidr: str = "10.42.0.0/16"
+    service_cidr: str = "10.43.0.0/16"
+    instance: str = ""
+    ingress_http_port: int | None = 80  # None: no ingress controller
+    ingress_https_port: int | None = 443
+
+
+async def run_node_services(client: Client, config: NodeServicesConfig) -> None:
+    """Run the proxy, DNS and ServiceLB for one node until cancelled."""
+    gateway = str(next(ipaddress.ip_network(config.pod_cidr).hosts()))
+    table = f"kyb-services-{config.instance}" if config.instance else "kyb-services"
+    proxy = ProxyConfig(
+        node_name=config.node_name,
+        bridge=config.bridge,
+        cluster_cidr=config.cluster_cidr,
+        service_cidr=config.service_cidr,
+        table=table,
+    )
+    dns = ClusterDNS(client, ClusterDNSConfig(listen=Listen(gateway, 53, wait_for_address=True)))
+    await ensure_kube_dns_service(client)
+    await ensure_kube_dns_endpoints(client, [gateway], node_name=config.node_name)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(run_proxy(client, proxy), name="service proxy")
+        group.create_task(dns.run(), name="cluster dns")
+        group.create_task(ServiceLB(client).run(), name="servicelb")
+        if config.ingress_http_port is not None:
+            await ensure_default_class(client)
+            ingress = IngressConfig(
+                http_port=config.ingress_http_port, https_port=config.ingress_https_port
+            )
+            group.create_task(run_ingress(client, ingress), name="ingress")
