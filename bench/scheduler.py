@@ -266,7 +266,10 @@ async def steady_latency(
     scheduler = start_scheduler(kubeconfig)
     created: dict[str, float] = {}
     try:
-        await asyncio.sleep(3)  # let the scheduler list and start
+        # Wait until the scheduler runs (it has bound a first pod): listing a large cluster
+        # takes seconds, and pods created before that would time the start-up, not scheduling.
+        await client.create(PODS, pod("l-probe", "latency", False), namespace)
+        await watch.wait_for(1, 120)
         total = int(rate * seconds)
         begin = time.perf_counter()
         tasks = []
@@ -281,7 +284,7 @@ async def steady_latency(
 
             tasks.append(asyncio.ensure_future(one()))
         await asyncio.gather(*tasks)
-        await watch.wait_for(total, 120)
+        await watch.wait_for(total + 1, 120)
     finally:
         stop(scheduler)
         watch.stop()

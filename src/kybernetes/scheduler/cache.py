@@ -5,7 +5,9 @@ Invariants:
   node itself arrives; such a NodeInfo has no node and stays out of snapshots).
 - An assumed pod is counted as if bound. ``finish_binding`` starts its expiry (``ttl`` seconds,
   0 = never); ``cleanup_expired_assumed_pods`` drops the ones whose add event never came.
-  ``add_pod`` for an assumed pod confirms it (moving it if it was bound elsewhere).
+  ``add_pod`` for an assumed pod confirms it (moving it if it was bound elsewhere). When the
+  pod it is given would make the same PodInfo (the binding echoed back, a status update), the
+  PodInfo only takes the new dict: nothing is recounted and no NodeInfo changes.
 - Every change stamps the NodeInfo with the next generation and moves it to the end of
   ``_nodes`` (most recently changed last), so ``update_snapshot`` walks back from the end only
   until it meets a generation the snapshot already has: it copies only what changed.
@@ -21,7 +23,12 @@ from typing import Any
 from kybernetes.api.types import Node, Pod
 from kybernetes.scheduler.framework.node_info import ImageState, NodeInfo
 from kybernetes.scheduler.framework.pod_index import PodIndex
-from kybernetes.scheduler.framework.pod_info import PodInfo, normalized_image_name
+from kybernetes.scheduler.framework.pod_info import (
+    NOT_STARTED,
+    PodInfo,
+    normalized_image_name,
+    pod_uid,
+)
 from kybernetes.scheduler.framework.snapshot import Snapshot
 from kybernetes.scheduler.node_tree import NodeTree
 from kybernetes.util.clock import Clock
@@ -38,6 +45,26 @@ class _PodState:
     info: PodInfo
     deadline: float | None = None
     binding_finished: bool = False
+
+
+def _same_in_place(info: PodInfo, pod: Pod, priority: int | None) -> PodInfo | None:
+    """``info`` now holding ``pod``, when ``pod`` is the same as far as a PodInfo goes: same
+    node, spec, labels, priority, start time and no deletion (e.g. the assumed pod as bound,
+    or a status update)."""
+    spec = pod.get("spec") or {}
+    meta = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    if (
+        spec.get("nodeName") != info.node_name
+        or meta.get("deletionTimestamp") is not None
+        or (status.get("startTime") or NOT_STARTED) != info.start_time
+        or (priority if priority is not None else int(spec.get("priority") or 0)) != info.priority
+        or (meta.get("labels") or {}) != info.labels
+        or spec != (info.pod.get("spec") or {})
+    ):
+        return None
+    info.pod = pod
+    return info
 
 
 class Cache:
@@ -108,8 +135,11 @@ class Cache:
     def add_node(self, node: Node) -> None:
         name = (node.get("metadata") or {}).get("name") or ""
         info = self._node_info(name)
+        labels = info.labels if info.node is not None else None
         info.set_node(node)
-        self._nodes_changed = True
+        if labels is None or labels != info.labels:
+            # Only labels shape topology domains: status heartbeats keep the memoised ones.
+            self._nodes_changed = True
         self._set_images(info, node)
         if name not in self._nodes_in_tree:
             self._tree.add(name, node)
@@ -183,6 +213,16 @@ class Cache:
 
     def add_pod(self, pod: Pod, priority: int | None = None) -> PodInfo:
         """A bound pod from the informer (confirms an assumed one)."""
+        state = self._pods.get(pod_uid(pod))
+        if state is not None:
+            same = _same_in_place(state.info, pod, priority)
+            if same is not None:
+                # The binding came back as assumed, or only the pod's status moved: it is
+                # already counted where it is, as it is.
+                if same.uid in self._assumed:
+                    self._assumed.discard(same.uid)
+                    self._pods[same.uid] = _PodState(same)
+                return same
         info = PodInfo(pod, priority)
         state = self._pods.get(info.uid)
         if state is not None:
@@ -196,7 +236,7 @@ class Cache:
         return self.add_pod(pod, priority)
 
     def remove_pod(self, pod: Pod) -> None:
-        uid = PodInfo(pod).uid
+        uid = pod_uid(pod)
         state = self._pods.pop(uid, None)
         if state is None:
             return
@@ -225,6 +265,7 @@ class Cache:
         rebuild_all = False
         rebuild_affinity = rebuild_anti = False
         infos = snapshot.node_infos
+        changed: list[NodeInfo] = []
         for name, info in reversed(self._nodes.items()):
             if info.generation <= snapshot.generation:
                 break
@@ -237,18 +278,26 @@ class Cache:
             had_affinity = bool(existing.pods_with_affinity)
             had_anti = bool(existing.pods_with_required_anti_affinity)
             existing.assign_from(info)
+            changed.append(existing)
             rebuild_affinity |= had_affinity != bool(existing.pods_with_affinity)
             rebuild_anti |= had_anti != bool(existing.pods_with_required_anti_affinity)
+        arrays = snapshot.arrays
         if rebuild_all or self._order_changed:
             for name in [n for n in infos if n not in self._nodes_in_tree]:
                 del infos[name]
             snapshot.node_info_list = [infos[name] for name in self._tree.list() if name in infos]
             self._order_changed = False
             rebuild_affinity = rebuild_anti = True
+            if arrays is not None:
+                arrays.rebuild(snapshot.node_info_list)
+        elif arrays is not None:
+            for existing in changed:
+                arrays.update(existing)
         if rebuild_affinity or rebuild_anti:
             snapshot.refresh_affinity_lists(rebuild_affinity, rebuild_anti)
         if self._nodes_changed:
             snapshot.nodes_changed()
             self._nodes_changed = False
         snapshot.pod_index = self._index
+        snapshot.images = self._images
         snapshot.generation = self._generation

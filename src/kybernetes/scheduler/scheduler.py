@@ -31,7 +31,7 @@ from kybernetes.scheduler.framework.events import (
     node_update_event,
 )
 from kybernetes.scheduler.framework.interface import ClusterAPI
-from kybernetes.scheduler.framework.pod_info import PodInfo, QueuedPodInfo
+from kybernetes.scheduler.framework.pod_info import PodInfo, QueuedPodInfo, pod_uid
 from kybernetes.scheduler.framework.runtime import EXTENSION_POINTS, Framework
 from kybernetes.scheduler.framework.snapshot import Snapshot
 from kybernetes.scheduler.framework.status import Code, Status
@@ -160,7 +160,7 @@ class Scheduler:
     def on_pod_update(self, old: Pod, new: Pod) -> None:
         if _assigned(new):
             if not _assigned(old):
-                self._forget_unscheduled(PodInfo(new).uid)
+                self._forget_unscheduled(pod_uid(new))
                 self.on_pod_add(new)
                 return
             self.cache.update_pod(new, self._priority(new))
@@ -178,7 +178,7 @@ class Scheduler:
         self.queue.update(info)
 
     def on_pod_delete(self, pod: Pod) -> None:
-        uid = PodInfo(pod).uid
+        uid = pod_uid(pod)
         if _assigned(pod):
             self.cache.remove_pod(pod)
             self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE)
@@ -340,6 +340,9 @@ class Scheduler:
         """Wait until every binding cycle and failure report in flight has finished."""
         while self._bindings:
             await asyncio.gather(*list(self._bindings), return_exceptions=True)
+            # Finished tasks leave the set from their done callbacks, which run only once the
+            # loop turns; gathering tasks already done need not yield (Python 3.12 does not).
+            await asyncio.sleep(0)
 
     async def _cleanup_loop(self) -> None:
         while not self._closed:

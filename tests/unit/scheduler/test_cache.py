@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.framework.pod_info import PodInfo
 from kybernetes.scheduler.framework.snapshot import Snapshot
@@ -103,3 +105,20 @@ def test_pods_of_an_unknown_node_stay_out_of_the_snapshot() -> None:
     ghost = snapshot.get("ghost")
     assert ghost is not None
     assert len(ghost.pods) == 1
+
+
+def test_an_update_that_changes_nothing_scheduling_sees_keeps_the_pod_info() -> None:
+    cache, _ = _cache()
+    bound = make_pod("p", cpu="1", node_name="a1")
+    first = cache.add_pod(bound)
+    info = cache.node_info("a1")
+    assert info is not None
+    generation = info.generation
+    running: dict[str, Any] = {**bound, "status": {"phase": "Running"}}
+    again = cache.add_pod(running)  # type: ignore[arg-type]
+    assert again is first
+    assert again.pod is running
+    assert info.generation == generation  # nothing to copy into the next snapshot
+    moved: dict[str, Any] = {**bound, "spec": {**bound["spec"], "nodeName": "b1"}}
+    cache.add_pod(moved)  # type: ignore[arg-type]
+    assert info.requested_cpu == 0

@@ -2,7 +2,8 @@
 
 Names and order follow upstream's ``framework/interface.go``. Two deliberate differences, both
 for CPython speed: Filter and Score take the whole batch of candidate nodes in one call (a plugin
-loops in a comprehension instead of the framework calling it once per node), and a success is
+loops in a comprehension instead of the framework calling it once per node; plugins may also
+offer a numpy version over a ``Batch`` of the snapshot's columns), and a success is
 ``None`` rather than a Status object. A Filter plugin returns the nodes that pass and records a
 ``Status`` naming itself for every node it rejects; it must keep the order of the nodes it gets.
 
@@ -20,6 +21,7 @@ from kybernetes.api.selectors import Selector
 from kybernetes.api.types import Pod
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ClusterEvent
+from kybernetes.scheduler.framework.node_arrays import Batch, BoolArray, IntArray
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo, QueuedPodInfo
 from kybernetes.scheduler.framework.snapshot import Snapshot
@@ -27,6 +29,8 @@ from kybernetes.scheduler.framework.status import Status
 
 __all__ = [
     "MAX_NODE_SCORE",
+    "BatchFilterPlugin",
+    "BatchScorePlugin",
     "BindPlugin",
     "ClusterAPI",
     "EnqueueExtensions",
@@ -210,7 +214,9 @@ class PostFilterPlugin(Plugin, Protocol):
 
 @runtime_checkable
 class PreScorePlugin(Plugin, Protocol):
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> Status | None:
         """Precompute for Score; ``Status(SKIP)`` skips this plugin's Score for the cycle."""
         ...
 
@@ -219,6 +225,24 @@ class PreScorePlugin(Plugin, Protocol):
 class ScorePlugin(Plugin, Protocol):
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         """One raw score per node, in order."""
+        ...
+
+
+@runtime_checkable
+class BatchFilterPlugin(Protocol):
+    def filter_batch(
+        self, state: CycleState, pod: PodInfo, batch: Batch
+    ) -> BoolArray | bool | None:
+        """The vectorised Filter: a mask over ``batch`` (True: every node passes), or None when
+        this pod needs the per-node ``filter``. Must agree with ``filter`` on every node."""
+        ...
+
+
+@runtime_checkable
+class BatchScorePlugin(Protocol):
+    def score_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> IntArray | int | None:
+        """The vectorised Score *after* NormalizeScore (an int: the same for every node), or
+        None when this pod needs the per-node ``score``. Must agree with ``score``."""
         ...
 
 

@@ -5,8 +5,10 @@ incoming pod, by scanning every pod costs milliseconds at 5,000 nodes. This inde
 the few candidates instead: pods are indexed by each ``(label key, value)``; anti-affinity
 terms are grouped by identical content (the replicas of one workload share one group) and
 filed under the label a pod must carry to match them, or under ``None`` when no single label
-is required. Invariant: it holds exactly the pods the cache counts on nodes (assumed ones
-included), so during the synchronous part of a scheduling cycle it agrees with the snapshot.
+is required. The terms that score an incoming pod (existing pods' required affinity and
+preferred affinity/anti-affinity terms, with their signed weights) are grouped the same way.
+Invariant: it holds exactly the pods the cache counts on nodes (assumed ones included), so
+during the synchronous part of a scheduling cycle it agrees with the snapshot.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from kybernetes.api.selectors import Operator, Selector
 from kybernetes.scheduler.framework.pod_info import AffinityTerm, PodInfo
 
-__all__ = ["AntiAffinityGroup", "PodIndex", "exact_label"]
+__all__ = ["AntiAffinityGroup", "PodIndex", "ScoringGroup", "exact_label"]
 
 _EXACT = (Operator.IN, Operator.EQUALS, Operator.DOUBLE_EQUALS)
 
@@ -49,11 +51,33 @@ class AntiAffinityGroup:
         self.nodes: dict[str, int] = {}
 
 
+class ScoringGroup:
+    """Identical scoring terms of existing pods, and how many pods carry one on each node.
+    ``required`` terms weigh InterPodAffinity's ``hardPodAffinityWeight``, the others
+    ``weight`` (negative for preferred anti-affinity)."""
+
+    __slots__ = ("nodes", "required", "term", "weight")
+
+    def __init__(self, term: AffinityTerm, weight: int, required: bool) -> None:
+        self.term = term
+        self.weight = weight
+        self.required = required
+        self.nodes: dict[str, int] = {}
+
+
+def _scoring_terms(pod: PodInfo) -> list[tuple[AffinityTerm, int, bool]]:
+    terms = [(t, 1, True) for t in pod.required_affinity_terms]
+    terms.extend((w.term, w.weight, False) for w in pod.preferred_affinity_terms)
+    terms.extend((w.term, -w.weight, False) for w in pod.preferred_anti_affinity_terms)
+    return terms
+
+
 class PodIndex:
     def __init__(self) -> None:
         self._by_label: dict[tuple[str, str], dict[str, PodInfo]] = {}
         self._all: dict[str, PodInfo] = {}
         self._anti: dict[tuple[str, str] | None, dict[tuple[Any, ...], AntiAffinityGroup]] = {}
+        self._scoring: dict[tuple[str, str] | None, dict[tuple[Any, ...], ScoringGroup]] = {}
 
     def add(self, pod: PodInfo) -> None:
         self._all[pod.uid] = pod
@@ -65,6 +89,31 @@ class PodIndex:
             if group is None:
                 group = bucket[key] = AntiAffinityGroup(term)
             group.nodes[pod.node_name] = group.nodes.get(pod.node_name, 0) + 1
+        if pod.has_affinity:
+            self._count_scoring(pod, 1)
+
+    def _count_scoring(self, pod: PodInfo, delta: int) -> None:
+        node = pod.node_name
+        for term, weight, required in _scoring_terms(pod):
+            label = exact_label(term.selector)
+            key = (*_term_key(term), weight, required)
+            bucket = self._scoring.setdefault(label, {})
+            group = bucket.get(key)
+            if group is None:
+                if delta < 0:
+                    if not bucket:
+                        del self._scoring[label]
+                    continue
+                group = bucket[key] = ScoringGroup(term, weight, required)
+            left = group.nodes.get(node, 0) + delta
+            if left > 0:
+                group.nodes[node] = left
+                continue
+            group.nodes.pop(node, None)
+            if not group.nodes:
+                del bucket[key]
+            if not bucket:
+                del self._scoring[label]
 
     def remove(self, pod: PodInfo) -> None:
         if self._all.pop(pod.uid, None) is None:
@@ -75,6 +124,8 @@ class PodIndex:
                 pods.pop(pod.uid, None)
                 if not pods:
                     del self._by_label[item]
+        if pod.has_affinity:
+            self._count_scoring(pod, -1)
         for term in pod.required_anti_affinity_terms:
             label = exact_label(term.selector)
             bucket = self._anti.get(label, {})
@@ -103,6 +154,14 @@ class PodIndex:
         yield from self._anti.get(None, {}).values()
         for item in pod.labels.items():
             bucket = self._anti.get(item)
+            if bucket:
+                yield from bucket.values()
+
+    def scoring_groups(self, pod: PodInfo) -> Iterator[ScoringGroup]:
+        """The groups of existing pods' scoring terms that might match ``pod``."""
+        yield from self._scoring.get(None, {}).values()
+        for item in pod.labels.items():
+            bucket = self._scoring.get(item)
             if bucket:
                 yield from bucket.values()
 

@@ -29,6 +29,7 @@ __all__ = [
     "WeightedAffinityTerm",
     "label_selector",
     "normalized_image_name",
+    "pod_uid",
 ]
 
 HostPort = tuple[str, str, int]  # (hostIP, protocol, hostPort)
@@ -77,6 +78,15 @@ class WeightedAffinityTerm:
     def __init__(self, raw: Mapping[str, Any], own_namespace: str) -> None:
         self.weight = int(raw.get("weight", 0))
         self.term = AffinityTerm(raw.get("podAffinityTerm") or {}, own_namespace)
+
+
+def pod_uid(pod: Pod) -> str:
+    """The key a ``PodInfo`` of ``pod`` would have, without parsing the rest of the pod."""
+    meta: Mapping[str, Any] = pod.get("metadata") or {}
+    uid: str | None = meta.get("uid")
+    if uid:
+        return uid
+    return f"{meta.get('namespace') or 'default'}/{meta.get('name') or ''}"
 
 
 def normalized_image_name(name: str) -> str:

@@ -16,6 +16,8 @@ from typing import Protocol
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ClusterEvent
 from kybernetes.scheduler.framework.interface import (
+    BatchFilterPlugin,
+    BatchScorePlugin,
     BindPlugin,
     ClusterAPI,
     EnqueueExtensions,
@@ -34,6 +36,7 @@ from kybernetes.scheduler.framework.interface import (
     ScoreExtensions,
     ScorePlugin,
 )
+from kybernetes.scheduler.framework.node_arrays import Batch, BoolArray, IntArray
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo, QueuedPodInfo
 from kybernetes.scheduler.framework.snapshot import Snapshot
@@ -67,6 +70,8 @@ class PodNominator(Protocol):
 
 
 _Normalize = Callable[[CycleState, PodInfo, list[int]], None]
+_FilterBatch = Callable[[CycleState, PodInfo, Batch], "BoolArray | bool | None"]
+_ScoreBatch = Callable[[CycleState, PodInfo, Batch], "IntArray | int | None"]
 
 
 class _WaitingPod:
@@ -103,6 +108,9 @@ class Framework:
         self.post_filter_plugins: list[PostFilterPlugin] = []
         self.pre_score_plugins: list[PreScorePlugin] = []
         self.score_plugins: list[tuple[ScorePlugin, int, _Normalize | None]] = []
+        #: The vectorised variants, aligned with ``filter_plugins`` / ``score_plugins``.
+        self._filter_batches: list[_FilterBatch | None] = []
+        self._score_batches: list[_ScoreBatch | None] = []
         self.reserve_plugins: list[ReservePlugin] = []
         self.permit_plugins: list[PermitPlugin] = []
         self.pre_bind_plugins: list[PreBindPlugin] = []
@@ -124,6 +132,9 @@ class Framework:
                 self.pre_filter_plugins.append(plugin)
             elif point == "filter" and isinstance(plugin, FilterPlugin):
                 self.filter_plugins.append(plugin)
+                self._filter_batches.append(
+                    plugin.filter_batch if isinstance(plugin, BatchFilterPlugin) else None
+                )
             elif point == "postFilter" and isinstance(plugin, PostFilterPlugin):
                 self.post_filter_plugins.append(plugin)
             elif point == "preScore" and isinstance(plugin, PreScorePlugin):
@@ -131,6 +142,9 @@ class Framework:
             elif point == "score" and isinstance(plugin, ScorePlugin):
                 normalize = plugin.normalize_score if isinstance(plugin, ScoreExtensions) else None
                 self.score_plugins.append((plugin, weight, normalize))
+                self._score_batches.append(
+                    plugin.score_batch if isinstance(plugin, BatchScorePlugin) else None
+                )
             elif point == "reserve" and isinstance(plugin, ReservePlugin):
                 self.reserve_plugins.append(plugin)
             elif point == "permit" and isinstance(plugin, PermitPlugin):
@@ -156,6 +170,9 @@ class Framework:
 
     def nominated_pods_for_node(self, node_name: str) -> Sequence[PodInfo]:
         return self._nominator.nominated_pods_for_node(node_name)
+
+    def has_nominated_pods(self) -> bool:
+        return self._nominator.has_nominated_pods()
 
     # -- queue ---------------------------------------------------------------------------
 
@@ -214,6 +231,36 @@ class Framework:
             if not nodes:
                 break
         return nodes
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> Batch:
+        """The sub-batch that passes every Filter plugin, vectorised where plugins can be.
+
+        Records no statuses: the caller asks ``run_filter_plugins`` for them only when it
+        needs them (when the pod fits nowhere); the nodes that pass are the same either way.
+        """
+        skip = state.skip_filter_plugins
+        mask: BoolArray | None = None
+        per_node: list[FilterPlugin] = []
+        for plugin, vector in zip(self.filter_plugins, self._filter_batches, strict=True):
+            if skip and plugin.name in skip:
+                continue
+            result = vector(state, pod, batch) if vector is not None else None
+            if result is None:
+                per_node.append(plugin)
+            elif not isinstance(result, bool):
+                mask = result if mask is None else mask & result
+        passed = batch if mask is None else batch.select(mask)
+        if per_node and len(passed):
+            nodes = passed.node_infos()
+            scratch: NodeToStatus = {}
+            for plugin in per_node:
+                nodes = plugin.filter(state, pod, nodes, scratch)
+                if not nodes:
+                    break
+            if len(nodes) != len(passed):
+                kept = {id(n) for n in nodes}
+                passed = passed.select(passed.mask_of(kept))
+        return passed
 
     def run_filter_plugins_with_nominated_pods(
         self, state: CycleState, pod: PodInfo, node: NodeInfo
@@ -303,7 +350,7 @@ class Framework:
     # -- scoring -------------------------------------------------------------------------
 
     def run_pre_score_plugins(
-        self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> Status | None:
         for plugin in self.pre_score_plugins:
             status = plugin.pre_score(state, pod, nodes)
@@ -330,6 +377,32 @@ class Framework:
             if weight != 1:
                 scores = [s * weight for s in scores]
             totals = list(map(add, totals, scores))
+        return totals
+
+    def score_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> IntArray:
+        """``run_score_plugins`` over a batch, vectorised where plugins can be."""
+        totals = batch.zeros()
+        constant = 0
+        skip = state.skip_score_plugins
+        for (plugin, weight, normalize), vector in zip(
+            self.score_plugins, self._score_batches, strict=True
+        ):
+            if skip and plugin.name in skip:
+                continue
+            result = vector(state, pod, batch) if vector is not None else None
+            if result is None:
+                scores = plugin.score(state, pod, batch.node_infos())
+                if normalize is not None:
+                    normalize(state, pod, scores)
+                result = batch.int_array(scores)
+            if isinstance(result, int):
+                constant += result * weight
+            elif weight == 1:
+                totals += result
+            else:
+                totals += result * weight
+        if constant:
+            totals += constant
         return totals
 
     # -- reserve, permit, binding --------------------------------------------------------

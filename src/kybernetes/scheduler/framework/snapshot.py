@@ -5,13 +5,17 @@ The cache refreshes it incrementally before every cycle (``Cache.update_snapshot
 in the node tree's zone-interleaved order; the two ``have_pods_with_*`` lists are the nodes that
 hold at least one pod with (anti-)affinity terms, in the same order (each rebuilt lazily, when
 read after its membership changed). NodeInfos are updated in place so the lists stay valid.
-``pod_index`` is the cache's live ``PodIndex``; ``spread_domains`` memoises, until nodes
-change, which nodes carry a set of topology keys and the domains they form.
+``pod_index`` is the cache's live ``PodIndex`` and ``images`` its live image table;
+``spread_domains`` memoises, until nodes change, which nodes carry a set of topology keys and
+the domains they form. ``arrays`` (None without numpy) holds the same NodeInfos' numbers as
+columns, row ``i`` for ``node_info_list[i]``, for the vectorised cycle.
 """
 
 from __future__ import annotations
 
-from kybernetes.scheduler.framework.node_info import NodeInfo
+from kybernetes.scheduler.framework import node_arrays
+from kybernetes.scheduler.framework.node_arrays import NodeArrays
+from kybernetes.scheduler.framework.node_info import ImageState, NodeInfo
 from kybernetes.scheduler.framework.pod_index import PodIndex
 
 __all__ = ["Snapshot"]
@@ -22,7 +26,9 @@ class Snapshot:
         "_domains",
         "_with_affinity",
         "_with_anti_affinity",
+        "arrays",
         "generation",
+        "images",
         "node_info_list",
         "node_infos",
         "pod_index",
@@ -35,6 +41,8 @@ class Snapshot:
         self._with_anti_affinity: list[NodeInfo] | None = []
         self.generation = 0
         self.pod_index = PodIndex()
+        self.images: dict[str, ImageState] = {}
+        self.arrays: NodeArrays | None = NodeArrays() if node_arrays.AVAILABLE else None
         self._domains: dict[tuple[str, ...], tuple[frozenset[str], list[dict[str, int]]]] = {}
 
     @classmethod
@@ -47,11 +55,17 @@ class Snapshot:
         for node in node_infos:
             for pod in node.pods:
                 snapshot.pod_index.add(pod)
+            for name, state in node.image_states.items():
+                snapshot.images[name] = state
+        if snapshot.arrays is not None:
+            snapshot.arrays.rebuild(snapshot.node_info_list)
         return snapshot
 
     def nodes_changed(self) -> None:
         """Forget the memoised domains (a node was added, removed or relabelled)."""
         self._domains.clear()
+        if self.arrays is not None:
+            self.arrays.labels_changed()
 
     def spread_domains(self, keys: tuple[str, ...]) -> tuple[frozenset[str], list[dict[str, int]]]:
         """The nodes carrying every key in ``keys``, and per key ``{value: 0}`` of their values."""

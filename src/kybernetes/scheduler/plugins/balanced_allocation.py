@@ -6,12 +6,14 @@ Uses the exact requests (no scoring defaults); a pod requesting nothing is skipp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.scheduler.framework import node_arrays
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.interface import MAX_NODE_SCORE
+from kybernetes.scheduler.framework.node_arrays import Batch, IntArray
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo
 from kybernetes.scheduler.framework.status import Code, Status
@@ -54,9 +56,17 @@ class NodeResourcesBalancedAllocation:
         self.args = args or BalancedAllocationArgs()
         self._cpu_memory = tuple(n for n, _ in self.args.resources) == ("cpu", "memory")
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> Status | None:
         requests = [pod_amount(pod.requests, n, non_zero=False) for n, _ in self.args.resources]
         return None if any(requests) else _SKIP
+
+    def score_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> IntArray | None:
+        if not self._cpu_memory:
+            return None
+        r = pod.requests
+        return node_arrays.balanced_allocation(batch, r.cpu, r.memory)
 
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         r = pod.requests

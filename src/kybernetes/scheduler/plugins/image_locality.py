@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.interface import MAX_NODE_SCORE, Handle
+from kybernetes.scheduler.framework.node_arrays import FLAG_IMAGES, Batch
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo
 
@@ -20,6 +21,18 @@ class ImageLocality:
 
     def __init__(self, handle: Handle) -> None:
         self._handle = handle
+
+    def score_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> int | None:
+        """0 everywhere when no node of the batch has any image, or none has the pod's (the
+        per-node score is then the floor of the clamp, 0); otherwise per node."""
+        if not batch.any_flagged(FLAG_IMAGES):
+            return 0
+        images = self._handle.snapshot().images
+        for image in pod.images:
+            found = images.get(image)
+            if found is not None and found.nodes:
+                return None
+        return 0
 
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         if not [n for n in nodes if n.image_states]:

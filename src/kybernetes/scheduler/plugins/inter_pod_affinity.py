@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.scheduler.framework import node_arrays
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ActionType, ClusterEvent, EventResource
 from kybernetes.scheduler.framework.interface import Handle, NodeToStatus, PreFilterResult
+from kybernetes.scheduler.framework.node_arrays import Batch, BoolArray, IntArray
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import AffinityTerm, PodInfo, WeightedAffinityTerm
 from kybernetes.scheduler.framework.snapshot import Snapshot
@@ -190,6 +192,23 @@ class InterPodAffinity:
                 nodes = self._exclude(nodes, _occupied(counts), reason, rejected)
         return nodes
 
+    def filter_batch(
+        self, state: CycleState, pod: PodInfo, batch: Batch
+    ) -> BoolArray | bool | None:
+        """The anti-affinity checks per topology domain; required affinity goes per node."""
+        if pod.required_affinity_terms:
+            return None
+        s = state.read(_PRE_FILTER_KEY, _PreFilterState)
+        mask: BoolArray | None = None
+        for counts in (s.anti_affinity, s.existing_anti_affinity):
+            if not counts:
+                continue
+            for key, values in _occupied(counts).items():
+                table, ids = batch.domain_ids(key)
+                free = node_arrays.domain_flags(table, True, dict.fromkeys(values, False), True)
+                mask = free[ids] if mask is None else mask & free[ids]
+        return True if mask is None else mask
+
     def _exclude(
         self,
         nodes: list[NodeInfo],
@@ -216,38 +235,70 @@ class InterPodAffinity:
 
     # -- scoring -------------------------------------------------------------------------
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> Status | None:
         has_preferred = bool(pod.preferred_affinity_terms or pod.preferred_anti_affinity_terms)
         if self.args.ignore_preferred_terms_of_existing_pods and not has_preferred:
             return _SKIP
         snapshot = self._handle.snapshot()
-        candidates = snapshot.node_info_list if has_preferred else snapshot.have_pods_with_affinity
-        if not candidates:
+        index = snapshot.pod_index
+        # Upstream walks every node's pods (or only those with affinity terms); the index
+        # yields the same (pod, node) pairs that can contribute: the pods the incoming pod's
+        # preferred terms select, and the groups of existing terms that may select it.
+        groups = list(index.scoring_groups(pod))
+        if not has_preferred and not groups:
             return _SKIP
         ns_labels = self._handle.api.namespace_labels()
         own_ns = ns_labels.get(pod.namespace)
         scores: dict[str, dict[str, int]] = {}
+        get_node = snapshot.get
+        for sign, terms in (
+            (1, pod.preferred_affinity_terms),
+            (-1, pod.preferred_anti_affinity_terms),
+        ):
+            for weighted in terms:
+                term = weighted.term
+                for existing in index.candidates(term.selector):
+                    node = get_node(existing.node_name)
+                    if node is not None and node.labels:
+                        _add_score(
+                            scores,
+                            term,
+                            sign * weighted.weight,
+                            existing,
+                            ns_labels.get(existing.namespace),
+                            node.labels,
+                        )
         hard_weight = self.args.hard_pod_affinity_weight
-        for node in candidates:
-            labels = node.labels
-            if not labels:
+        for group in groups:
+            if group.required and hard_weight <= 0:
                 continue
-            for existing in node.pods if has_preferred else node.pods_with_affinity:
-                _score_terms(scores, pod.preferred_affinity_terms, existing, ns_labels, labels, 1)
-                _score_terms(
-                    scores, pod.preferred_anti_affinity_terms, existing, ns_labels, labels, -1
-                )
-                if hard_weight > 0:
-                    for term in existing.required_affinity_terms:
-                        _add_score(scores, term, hard_weight, pod, own_ns, labels)
-                for weighted in existing.preferred_affinity_terms:
-                    _add_score(scores, weighted.term, weighted.weight, pod, own_ns, labels)
-                for weighted in existing.preferred_anti_affinity_terms:
-                    _add_score(scores, weighted.term, -weighted.weight, pod, own_ns, labels)
+            term = group.term
+            if not term.matches(pod, own_ns):
+                continue
+            weight = hard_weight if group.required else group.weight
+            key = term.topology_key
+            by_value: dict[str, int] | None = None
+            for node_name, count in group.nodes.items():
+                node = get_node(node_name)
+                value = node.labels.get(key) if node is not None else None
+                if value is not None:
+                    if by_value is None:
+                        by_value = scores.setdefault(key, {})
+                    by_value[value] = by_value.get(value, 0) + weight * count
         if not scores:
             return _SKIP
         state.write(_PRE_SCORE_KEY, _PreScoreState(scores))
         return None
+
+    def score_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> IntArray:
+        scores = state.read(_PRE_SCORE_KEY, _PreScoreState).scores
+        totals = batch.zeros()
+        for key, by_value in scores.items():
+            table, ids = batch.domain_ids(key)
+            totals += node_arrays.domain_scores(table, by_value)[ids]
+        return node_arrays.min_max_normalize(totals)
 
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         scores = state.read(_PRE_SCORE_KEY, _PreScoreState).scores

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ActionType, ClusterEvent, EventResource
 from kybernetes.scheduler.framework.interface import NodeToStatus, PreFilterResult
+from kybernetes.scheduler.framework.node_arrays import Batch
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo
 from kybernetes.scheduler.framework.status import Code, Status
@@ -62,7 +63,12 @@ class NodeAffinity:
                     )
         return passed
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def filter_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> bool | None:
+        return True if pod.required_node_affinity is None else None
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> Status | None:
         return None if pod.preferred_node_affinity else _SKIP
 
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ActionType, ClusterEvent, EventResource
 from kybernetes.scheduler.framework.interface import NodeToStatus
+from kybernetes.scheduler.framework.node_arrays import Batch
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo
 from kybernetes.scheduler.framework.status import Code, Status
@@ -31,6 +32,9 @@ class NodeName:
                     Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ERR_REASON, plugin=self.name
                 )
         return [n for n in nodes if n.name == wanted]
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> bool | None:
+        return None if pod.node_name else True
 
     def events_to_register(self) -> Sequence[ClusterEvent]:
         return [ClusterEvent(EventResource.NODE, ActionType.ADD | ActionType.UPDATE)]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ActionType, ClusterEvent, EventResource
 from kybernetes.scheduler.framework.interface import NodeToStatus, PreFilterResult
+from kybernetes.scheduler.framework.node_arrays import Batch
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo
 from kybernetes.scheduler.framework.status import Code, Status
@@ -39,6 +40,9 @@ class NodePorts:
             else:
                 passed.append(node)
         return passed
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> bool | None:
+        return None if pod.host_ports else True
 
     def events_to_register(self) -> Sequence[ClusterEvent]:
         return [

@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.scheduler.framework import node_arrays
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ActionType, ClusterEvent, EventResource
 from kybernetes.scheduler.framework.interface import MAX_NODE_SCORE, NodeToStatus
+from kybernetes.scheduler.framework.node_arrays import Batch, BoolArray, IntArray
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo
 from kybernetes.scheduler.framework.status import Code, Status
@@ -173,6 +175,18 @@ class NodeResourcesFit:
                     code, *(reason for reason, _ in shortages), plugin=self.name
                 )
         return passed
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> BoolArray | None:
+        r = pod.requests
+        if r.ephemeral_storage or self._scalar(pod):
+            return None
+        return node_arrays.fits(batch, r.cpu, r.memory)
+
+    def score_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> IntArray | None:
+        if not self._fast_least:
+            return None
+        r = pod.requests
+        return node_arrays.least_allocated(batch, r.non_zero_cpu, r.non_zero_memory)
 
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         r = pod.requests

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api.selectors import Operator, Requirement, Selector
+from kybernetes.scheduler.framework import node_arrays
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ActionType, ClusterEvent, EventResource
 from kybernetes.scheduler.framework.interface import (
@@ -26,6 +27,7 @@ from kybernetes.scheduler.framework.interface import (
     NodeToStatus,
     PreFilterResult,
 )
+from kybernetes.scheduler.framework.node_arrays import Batch, BoolArray
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo, label_selector
 from kybernetes.scheduler.framework.snapshot import Snapshot
@@ -310,9 +312,28 @@ class PodTopologySpread:
             nodes = passed
         return nodes
 
+    def filter_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> BoolArray | bool:
+        """``filter`` per topology domain instead of per node: a domain passes when its count
+        stays within the skew, or when no counted node forms it and the skew allows a first
+        pod; nodes without the key never pass."""
+        s = state.read(_PRE_FILTER_KEY, _PreFilterState)
+        mask: BoolArray | None = None
+        for i, c in enumerate(s.constraints):
+            self_match = 1 if c.selector.matches(pod.labels) else 0
+            minimum = 0 if s.domains[i] < c.min_domains else s.minimums[i]
+            limit = c.max_skew + minimum - self_match
+            uncounted = self_match - minimum <= c.max_skew
+            allowed = {value: count <= limit for value, count in s.counts[i].items()}
+            table, ids = batch.domain_ids(c.topology_key)
+            passed = node_arrays.domain_flags(table, uncounted, allowed)[ids]
+            mask = passed if mask is None else mask & passed
+        return True if mask is None else mask
+
     # -- scoring -------------------------------------------------------------------------
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> Status | None:
         snapshot = self._handle.snapshot()
         if not nodes or not len(snapshot):
             return None

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 
 from kybernetes.scheduler.framework.cycle_state import CycleState
 from kybernetes.scheduler.framework.events import ActionType, ClusterEvent, EventResource
-from kybernetes.scheduler.framework.interface import NodeToStatus
+from kybernetes.scheduler.framework.interface import MAX_NODE_SCORE, NodeToStatus
+from kybernetes.scheduler.framework.node_arrays import (
+    FLAG_HARD_TAINTS,
+    FLAG_PREFER_TAINTS,
+    Batch,
+    BoolArray,
+)
 from kybernetes.scheduler.framework.node_info import NodeInfo
 from kybernetes.scheduler.framework.pod_info import PodInfo
 from kybernetes.scheduler.framework.status import Code, Status
@@ -50,6 +56,22 @@ class TaintToleration:
                     plugin=self.name,
                 )
         return passed
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> BoolArray | bool:
+        if not batch.any_flagged(FLAG_HARD_TAINTS):
+            return True
+        tainted = batch.flagged(FLAG_HARD_TAINTS)
+        tolerations = pod.tolerations
+        mask: BoolArray = ~tainted
+        for j in tainted.nonzero()[0].tolist():
+            if find_untolerated(batch.node(j).hard_taints, tolerations, _HARD) is None:
+                mask[j] = True
+        return mask
+
+    def score_batch(self, state: CycleState, pod: PodInfo, batch: Batch) -> int | None:
+        """No PreferNoSchedule taint in the batch: every count is 0, normalised (reversed)
+        to the top score."""
+        return None if batch.any_flagged(FLAG_PREFER_TAINTS) else MAX_NODE_SCORE
 
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         tolerations = [t for t in pod.tolerations if not t[3] or t[3] == PREFER_NO_SCHEDULE]
