@@ -50,7 +50,9 @@ def test_version(cluster: Cluster) -> None:
 
 def test_api_resources(cluster: Cluster) -> None:
     out = cluster.kubectl("api-resources").stdout
-    lines = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    lines: dict[str, list[str]] = {}
+    for line in out.splitlines()[1:]:  # the first of a name: pods before metrics.k8s.io pods
+        lines.setdefault(line.split()[0], line.split())
     assert lines["deployments"][1:] == ["deploy", "apps/v1", "true", "Deployment"]
     assert lines["pods"][1:] == ["po", "v1", "true", "Pod"]
     assert lines["namespaces"][1:] == ["ns", "v1", "false", "Namespace"]

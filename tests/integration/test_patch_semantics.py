@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 
 from kybernetes.api import errors
-from kybernetes.client.resource import CONFIGMAPS
+from kybernetes.client.resource import CONFIGMAPS, DEPLOYMENTS
 from kybernetes.client.rest import Client
 from kybernetes.testing.apiserver import running_apiserver
 
@@ -59,3 +59,29 @@ async def test_delete_without_preconditions_survives_concurrent_writes(client: C
     deleted = results[-1]
     assert not isinstance(deleted, BaseException), deleted
     assert all(r is None or not isinstance(r, errors.Conflict) for r in results)
+
+
+async def test_scale_patches_retry_on_concurrent_writes(client: Client) -> None:
+    labels = {"app": "s"}
+    deployment = {
+        "metadata": {"name": "d"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
+    await client.create(DEPLOYMENTS, deployment, "default")
+    writers = [
+        client.patch(DEPLOYMENTS, "d", {"metadata": {"labels": {f"k{i}": "v"}}}, "default")
+        for i in range(20)
+    ]
+    scales = [
+        client.patch(DEPLOYMENTS, "d", {"spec": {"replicas": i}}, "default", subresource="scale")
+        for i in range(2, 12)
+    ]
+    results = await asyncio.gather(*writers, *scales, return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)]

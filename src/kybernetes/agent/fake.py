@@ -11,7 +11,10 @@
   (``fakepods.py``);
 - a pod given a deletionTimestamp has its containers stopped and that status written, then is
   deleted with ``gracePeriodSeconds=0`` and a uid precondition, as the kubelet completes a
-  graceful deletion.
+  graceful deletion;
+- every ``stats_interval`` seconds each node pushes a usage summary to ``metrics.k8s.io``, its
+  pods' usage set by annotations (``agent/stats/synthetic.py``), so ``kubectl top`` and the
+  HorizontalPodAutoscaler see load that tests control.
 
 The machinery is shared by all nodes: ONE pod informer (field selector ``spec.nodeName!=``, so
 only bound pods; filtered to our nodes here), ONE node informer, one work queue keyed by pod and
@@ -44,6 +47,8 @@ from kybernetes.agent.heartbeat import Heartbeats
 from kybernetes.agent.ipam import IPPool, subnet_count, subnet_for
 from kybernetes.agent.node import NodeConfig, register
 from kybernetes.agent.podstatus import TERMINAL_PHASES, pod_status
+from kybernetes.agent.stats.publisher import StatsPublisher
+from kybernetes.agent.stats.synthetic import synthetic_summaries
 from kybernetes.api import errors
 from kybernetes.api.meta import parse_time
 from kybernetes.client.informer import Handler, Informer, strip_managed_fields
@@ -116,6 +121,9 @@ class FakeNodesConfig(NodeGroup):
     node_ip_cidr: str = "10.41.0.0/16"
     workers: int = 16
     register_concurrency: int = 32
+    #: Seconds between usage summaries pushed to metrics.k8s.io (usage from pod annotations,
+    #: see agent/stats/synthetic.py).
+    stats_interval: float = 15.0
 
     def node_groups(self) -> list[NodeGroup]:
         inline = NodeGroup(**{f.name: getattr(self, f.name) for f in dataclasses.fields(NodeGroup)})
@@ -194,6 +202,9 @@ class FakeNodes:
             status_report_interval=config.status_report_interval,
             concurrency=config.register_concurrency,
         )
+        self.stats = StatsPublisher(
+            client, self._summaries, clock=self.clock, interval=config.stats_interval
+        )
         #: Set once every node is registered and pods are being handled.
         self.ready = asyncio.Event()
         self._configs = config.node_configs()
@@ -221,7 +232,13 @@ class FakeNodes:
             )
             for i in range(self.config.workers):
                 group.create_task(self._worker(), name=f"fake-nodes worker {i}")
+            group.create_task(self.stats.run(), name="fake-nodes stats")
             self.ready.set()
+
+    def _summaries(self) -> list[Obj]:
+        pods = self.pod_informer.store.list()
+        window = self.config.stats_interval
+        return synthetic_summaries(self._nodes, pods, self.clock.now(), window)
 
     # --- nodes -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -27,10 +28,13 @@ from kybernetes.agent.images.commands import image_dir
 from kybernetes.agent.images.registry import RegistryConfig
 from kybernetes.agent.images.service import LocalImageService
 from kybernetes.agent.kubelet.config import KubeletConfig
-from kybernetes.agent.kubelet.kubelet import run_kubelet
+from kybernetes.agent.kubelet.kubelet import Kubelet, run_kubelet
 from kybernetes.agent.network.bridge import BridgeConfig, BridgeNetwork
+from kybernetes.agent.node import KUBELET_PORT
 from kybernetes.agent.runtime.interface import RuntimeService
 from kybernetes.agent.runtime.runc.runtime import RuncRuntime
+from kybernetes.agent.server.app import KubeletServer, KubeletServerConfig, KubeletTLS
+from kybernetes.agent.server.host import KubeletHost, KubeletPods
 from kybernetes.client.rest import Client
 
 log = logging.getLogger(__name__)
@@ -56,11 +60,19 @@ class NodeAgentConfig:
     nft_table: str = "kyb-podnet"
     cgroup_root: str = "kybernetes"
     insecure_registries: tuple[str, ...] = ()
+    #: The agent's HTTPS server (logs, exec, port-forward); without TLS material none runs.
+    kubelet_bind: str = "0.0.0.0"
+    kubelet_port: int = KUBELET_PORT
+    kubelet_tls: KubeletTLS | None = None
 
     @classmethod
     def for_instance(cls, data_dir: Path, instance: str, **kwargs: object) -> NodeAgentConfig:
         """A node whose host objects are all named after ``instance`` (so tests can run one
-        beside a real node and remove exactly what it made)."""
+        beside a real node and remove exactly what it made), with a pod subnet of its own
+        derived from the name (10.42.100.0/24 to 10.42.249.0/24), so its bridge and DNS
+        address never collide with another node's on the same machine."""
+        subnet = 100 + int(hashlib.sha256(instance.encode()).hexdigest(), 16) % 150
+        kwargs.setdefault("pod_cidr", f"10.42.{subnet}.0/24")
         return cls(
             data_dir,
             bridge=f"kyb{instance}"[:15],
@@ -108,7 +120,24 @@ async def run_runc_node(client: Client, config: NodeAgentConfig) -> None:
                     in_use.update(c.image_ref for c in await runtime.list_containers())
             await asyncio.sleep(_IN_USE_REFRESH)
 
+    server: KubeletServer | None = None
+    kubelet_port = config.kubelet_port
+    if config.kubelet_tls is not None:
+        server = KubeletServer(
+            KubeletServerConfig(
+                config.kubelet_bind, config.kubelet_port, config.kubelet_tls.context()
+            )
+        )
+        kubelet_port = await server.start()
+    else:
+        log.warning("no TLS material for the agent's server: logs, exec and port-forward are off")
+
+    def serve(kubelet: Kubelet) -> None:
+        if server is not None:
+            server.host = KubeletHost(KubeletPods(kubelet))
+
     kubelet_config = KubeletConfig(
+        kubelet_port=kubelet_port,
         node_name=config.node_name or socket.gethostname().lower(),
         data_dir=str(base / "pods"),
         pod_cidr=config.pod_cidr,
@@ -119,10 +148,16 @@ async def run_runc_node(client: Client, config: NodeAgentConfig) -> None:
     )
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(run_kubelet(client, kubelet_config, images=images, runtime=build))
+            group.create_task(
+                run_kubelet(client, kubelet_config, images=images, runtime=build, on_created=serve)
+            )
+            if server is not None:
+                group.create_task(server.run())
             group.create_task(refresh_in_use())
             group.create_task(images.garbage_collector(lambda: set(in_use)).run())
     finally:
+        if server is not None:
+            await server.close()
         if runtime is not None:
             await runtime.close()
         await images.close()

@@ -73,6 +73,8 @@ class NodeConfig:
     #: Defaults to values derived from the node name.
     machine_id: str = ""
     boot_id: str = ""
+    #: The agent's HTTPS server (logs, exec, port-forward), in daemonEndpoints.
+    kubelet_port: int = KUBELET_PORT
 
 
 def default_labels(config: NodeConfig) -> dict[str, str]:
@@ -141,7 +143,7 @@ def node_status(config: NodeConfig, old: Mapping[str, Any] | None, now: float) -
             {"type": "InternalIP", "address": config.internal_ip},
             {"type": "Hostname", "address": config.hostname or config.name},
         ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": config.kubelet_port}},
         "nodeInfo": _node_info(config),
     }
 

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,11 +39,13 @@ from kybernetes.apiserver.auth.authz import (
 from kybernetes.apiserver.crd.controller import CRDS, CustomResourceController
 from kybernetes.apiserver.discovery import AGGREGATED_MEDIA_TYPE, Discovery, wants_aggregated
 from kybernetes.apiserver.handlers import ResourceHandler
+from kybernetes.apiserver.metrics import METRICS_GROUP, METRICS_RESOURCES, ResourceMetricsAPI
 from kybernetes.apiserver.namespaces import DEFAULT_NAMESPACES, NamespaceLifecycle
 from kybernetes.apiserver.openapi import OpenAPIV3
 from kybernetes.apiserver.quota import QuotaAdmission
 from kybernetes.apiserver.registry import Store, converts
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
+from kybernetes.apiserver.subresources.kubelet import KubeletClient, node_address
 from kybernetes.apiserver.webhooks import sources as webhook_sources
 from kybernetes.storage.interface import Storage
 
@@ -76,6 +78,10 @@ class APIServerConfig:
     authorizer: Authorizer = field(default_factory=default_authorizer)
     service_cidr: str = "10.43.0.0/16"
     node_port_range: tuple[int, int] = (30000, 32767)
+    #: Client TLS for kubelets (logs, exec, port-forward); None: kubelets serve plain HTTP.
+    kubelet_client_ssl: ssl.SSLContext | None = None
+    #: The address of a node's kubelet (default: its InternalIP).
+    kubelet_address: Callable[[Mapping[str, Any]], str] | None = None
 
 
 class APIServer:
@@ -137,8 +143,16 @@ class APIServer:
         )
         self.handler.webhooks = self.webhooks
         self.handler.user_of = lambda request: request.get(USER_KEY)
+        self.kubelets = KubeletClient(
+            config.kubelet_client_ssl, config.kubelet_address or node_address
+        )
+        self.handler.kubelets = self.kubelets
         address = f"{config.bind_address}:{config.port}"
-        self.discovery = Discovery(self.served, address)
+        # metrics.k8s.io is served from the agents' pushed summaries (apiserver/metrics).
+        self.resource_metrics = ResourceMetricsAPI(
+            self.stores[("", "nodes")], self.stores[("", "pods")], now=now
+        )
+        self.discovery = Discovery([*self.served, *METRICS_RESOURCES], address)
         self.openapi = OpenAPIV3(self.served)
         # CRDs become served resources (stores, discovery, OpenAPI) through this controller.
         self.custom_resources: CustomResourceController | None = None
@@ -150,7 +164,7 @@ class APIServer:
                 custom=self.handler.custom,
                 discovery=self.discovery,
                 openapi=self.openapi,
-                builtin=list(self.served),
+                builtin=[*self.served, *METRICS_RESOURCES],
                 now=now,
                 configure=self._configure_custom_store,
             )
@@ -222,6 +236,7 @@ class APIServer:
                     store.cache.close_watchers("the server is shutting down")
                 await runner.cleanup()
                 await self.webhooks.close()
+                await self.kubelets.close()
 
     async def _rebuild_allocations(self) -> None:
         """Make the allocator hold exactly what the stored Services hold."""
@@ -382,6 +397,8 @@ class APIServer:
         info = request[INFO_KEY]
         if info.is_resource_request and (info.group, info.resource) in reviews.REVIEWS:
             return await self._review(request, info)
+        if info.is_resource_request and info.group == METRICS_GROUP:
+            return await self.resource_metrics.handle(request, info)
         if info.is_resource_request:
             return await self.handler.handle(request, info)
         path = request.path.rstrip("/") or "/"

@@ -32,7 +32,9 @@ from kybernetes.apiserver.crd.store import CustomResourceStore
 from kybernetes.apiserver.fieldsets import supported_fields
 from kybernetes.apiserver.registry import DeleteOptions, ListOptions, Store
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool
-from kybernetes.apiserver.subresources import binding, eviction, scale
+from kybernetes.apiserver.subresources import binding, eviction, scale, streaming
+from kybernetes.apiserver.subresources import log as pod_log
+from kybernetes.apiserver.subresources.kubelet import KubeletClient
 from kybernetes.apiserver.watchcache import CachedObject, TooOldError
 from kybernetes.apiserver.webhooks import attributes as admission
 from kybernetes.apiserver.webhooks.dispatcher import Recheck, RequestWebhooks, WebhookAdmission
@@ -106,6 +108,8 @@ class ResourceHandler:
         self.webhooks: WebhookAdmission | None = None
         #: The authenticated user of a request (set by the server).
         self.user_of: Callable[[web.Request], UserInfo | None] = lambda _request: None
+        #: How pods/log, exec, attach and portforward reach kubelets (set by the server).
+        self.kubelets: KubeletClient | None = None
 
     def store_for(self, info: RequestInfo) -> Store:
         store = self.stores.get((info.group, info.resource))
@@ -688,6 +692,10 @@ class ResourceHandler:
             return await binding.handle(self, request, info, store)
         if info.subresource == "eviction" and info.verb == "create":
             return await eviction.handle(self, request, info, store)
+        if res.plural == "pods" and res.group == "" and info.subresource == "log":
+            return await pod_log.handle(self, request, info)
+        if res.plural == "pods" and res.group == "" and info.subresource in streaming.KUBELET_PATHS:
+            return await streaming.handle(self, request, info)
         if info.subresource == "finalize" and info.verb == "update" and res.plural == "namespaces":
             return await self._finalize_namespace(request, info, store)
         raise errors.new_method_not_supported(

@@ -14,6 +14,7 @@ from kybernetes.controllers.disruption import DisruptionController
 from kybernetes.controllers.endpoints import EndpointsController
 from kybernetes.controllers.endpointslice import EndpointSliceController
 from kybernetes.controllers.garbagecollector import GarbageCollector
+from kybernetes.controllers.hpa import HorizontalPodAutoscalerController
 from kybernetes.controllers.job import JobController
 from kybernetes.controllers.nodelifecycle import NodeLifecycleController
 from kybernetes.controllers.podgc import PodGarbageCollector
@@ -40,4 +41,5 @@ CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {
     "pod-garbage-collector": (PodGarbageCollector, 1),
     "disruption": (DisruptionController, 1),
     "resourcequota": (ResourceQuotaController, 5),
+    "horizontal-pod-autoscaler": (HorizontalPodAutoscalerController, 5),
 }

@@ -18,11 +18,16 @@ import asyncio
 import gc
 import logging
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kybernetes.agent.fake import FakeNodes, FakeNodesConfig
 from kybernetes.agent.local import NodeAgentConfig, run_runc_node
+from kybernetes.agent.node import KUBELET_PORT
+from kybernetes.agent.server.app import APISERVER_USER as APISERVER_KUBELET_USER
+from kybernetes.agent.server.app import KubeletTLS
 from kybernetes.apiserver.app import APIServer, APIServerConfig
 from kybernetes.apiserver.auth.authn import (
     Authenticator,
@@ -30,6 +35,7 @@ from kybernetes.apiserver.auth.authn import (
     TokenFileAuthenticator,
     UnionAuthenticator,
 )
+from kybernetes.apiserver.subresources.kubelet import client_context, node_address
 from kybernetes.client.kubeconfig import (
     admin_entry,
     default_kubeconfig_path,
@@ -43,10 +49,12 @@ from kybernetes.server.nodeservices import NodeServicesConfig, run_node_services
 from kybernetes.storage.compactor import DEFAULT_INTERVAL, run_compactor
 from kybernetes.storage.factory import open_storage
 from kybernetes.util.pki import (
+    MASTERS_GROUP,
     NODES_GROUP,
     ClusterPKI,
     ensure_cluster_pki,
     issue_client_cert,
+    issue_serving_cert,
     ssl_server_context,
 )
 
@@ -107,6 +115,15 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
         authenticators: list[Authenticator] = [ClientCertAuthenticator(pki.ca.cert)]
         if config.token_auth_file is not None:
             authenticators.append(TokenFileAuthenticator.from_file(config.token_auth_file))
+        node_name = socket.gethostname().lower()
+        # The API server's identity towards kubelets; its own node's kubelet is on loopback.
+        kubelet_client = issue_client_cert(pki, APISERVER_KUBELET_USER, (MASTERS_GROUP,))
+
+        def kubelet_address(node: Mapping[str, Any]) -> str:
+            if config.node_agent and node.get("metadata", {}).get("name") == node_name:
+                return "127.0.0.1"
+            return node_address(node)
+
         api = APIServer(
             store,
             APIServerConfig(
@@ -114,6 +131,8 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                 port=config.port,
                 ssl_context=ssl_server_context(pki),
                 authenticator=UnionAuthenticator(authenticators),
+                kubelet_client_ssl=client_context(kubelet_client.cert_pem, kubelet_client.key_pem),
+                kubelet_address=kubelet_address,
             ),
         )
 
@@ -130,16 +149,21 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                 clients.append(client)
                 group.create_task(run_scheduler(client), name="scheduler")
             if config.node_agent:
-                node_name = socket.gethostname().lower()
                 client = _component_client(url, pki, f"system:node:{node_name}", (NODES_GROUP,))
                 clients.append(client)
                 agent_dir = config.data_dir / AGENT_SUBDIR
+                serving = issue_serving_cert(pki, node_name, [node_name, "127.0.0.1", "::1"])
+                server_options = {
+                    "node_name": node_name,
+                    "kubelet_bind": "127.0.0.1",
+                    # tests run beside a real node: a free port
+                    "kubelet_port": 0 if config.node_instance else KUBELET_PORT,
+                    "kubelet_tls": KubeletTLS(serving.cert_pem, serving.key_pem, pki.ca.cert_pem),
+                }
                 agent = (
-                    NodeAgentConfig.for_instance(
-                        agent_dir, config.node_instance, node_name=node_name
-                    )
+                    NodeAgentConfig.for_instance(agent_dir, config.node_instance, **server_options)
                     if config.node_instance
-                    else NodeAgentConfig(agent_dir, node_name=node_name)
+                    else NodeAgentConfig(agent_dir, **server_options)  # type: ignore[arg-type]
                 )
                 group.create_task(run_runc_node(client, agent), name="node agent")
                 services = NodeServicesConfig(

@@ -8,10 +8,12 @@ On a node with a pod bridge, ``run_node_services`` starts:
   selector and one EndpointSlice naming that address, so the proxy DNATs the DNS Service IP to
   it — the layout of option (a) in ``network/dns``'s docstring;
 - ServiceLB, which gives LoadBalancer Services the node's address (k3s does the same);
+- the NetworkPolicy enforcer for the node's pods (its own nftables table, ``kyb-policy``);
 - the ingress controller (IngressClass ``kybernetes``, the default) on the node's ports 80 and
   443 unless told otherwise, so ``http://127.0.0.1/`` reaches it on a single-node cluster.
 
-``instance`` names the proxy's nftables table apart, as the node's own objects are for tests.
+``instance`` names the proxy's and the policy enforcer's nftables tables apart, as the node's
+own objects are for tests.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kybernetes.client.rest import Client
 from kybernetes.network.dns import ClusterDNS, ClusterDNSConfig, Listen
 from kybernetes.network.dns.kubedns import ensure_kube_dns_endpoints, ensure_kube_dns_service
 from kybernetes.network.ingress.controller import IngressConfig, ensure_default_class, run_ingress
+from kybernetes.network.policy.enforcer import PolicyConfig, run_policy
 from kybernetes.network.proxy.proxier import ProxyConfig, run_proxy
 from kybernetes.network.proxy.servicelb import ServiceLB
 
@@ -58,6 +61,9 @@ async def run_node_services(client: Client, config: NodeServicesConfig) -> None:
         group.create_task(run_proxy(client, proxy), name="service proxy")
         group.create_task(dns.run(), name="cluster dns")
         group.create_task(ServiceLB(client).run(), name="servicelb")
+        policy_table = f"kyb-policy-{config.instance}" if config.instance else "kyb-policy"
+        policy = PolicyConfig(node_name=config.node_name, table=policy_table)
+        group.create_task(run_policy(client, policy), name="network policy")
         if config.ingress_http_port is not None:
             await ensure_default_class(client)
             ingress = IngressConfig(

@@ -189,6 +189,34 @@ def issue_client_cert(
     )
 
 
+def issue_serving_cert(
+    pki: ClusterPKI,
+    common_name: str,
+    hosts: Iterable[str],
+    days: int = LEAF_DAYS,
+    *,
+    now: dt.datetime | None = None,
+) -> CertKeyPair:
+    """A new serving certificate for ``hosts`` (names and addresses), signed by the CA.
+
+    Nothing is written to disk; ``kyb server`` issues its node agent's (port 10250) this way.
+    """
+    sans = [
+        x509.DNSName(h) if not _is_ip(h) else x509.IPAddress(ipaddress.ip_address(h)) for h in hosts
+    ]
+    return _issue_leaf(
+        pki.ca, _name(common_name), now or dt.datetime.now(dt.UTC), days, server=True, sans=sans
+    )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def ssl_server_context(pki: ClusterPKI) -> ssl.SSLContext:
     """TLS 1.2+ serving context: asks for (does not require) a client certificate from the CA.
 

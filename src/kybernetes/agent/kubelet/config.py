@@ -41,3 +41,5 @@ class KubeletConfig:
     pleg_period: float = 1.0
     #: Every pod is synced at least this often (configMap/secret contents follow).
     resync_period: float = 60.0
+    #: The port of the agent's HTTPS server, reported as daemonEndpoints.kubeletEndpoint.
+    kubelet_port: int = 10250

@@ -443,9 +443,15 @@ async def run_kubelet(
     images: ImageService,
     runtime: RuntimeFactory,
     clock: Clock | None = None,
+    on_created: Callable[[Kubelet], None] | None = None,
 ) -> None:
-    """Register the node, build the runtime for its pod CIDR (``runtime(pod_cidr)``), run."""
+    """Register the node, build the runtime for its pod CIDR (``runtime(pod_cidr)``), run.
+
+    ``on_created`` sees the kubelet first (the agent's server serves its pods).
+    """
     kubelet = Kubelet(client, config, images=images, clock=clock)
+    if on_created is not None:
+        on_created(kubelet)
     cidr = await kubelet.register()
     made = runtime(cidr)
     built = await made if asyncio.iscoroutine(made) or isinstance(made, asyncio.Future) else made

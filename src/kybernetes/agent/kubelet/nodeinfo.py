@@ -125,4 +125,5 @@ def node_config(config: KubeletConfig) -> NodeConfig:
         container_runtime_version=runtime,
         machine_id=_machine_id(),
         boot_id=_boot_id(),
+        kubelet_port=config.kubelet_port,
     )

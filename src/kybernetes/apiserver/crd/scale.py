@@ -104,6 +104,8 @@ async def handle(
         rv = (wanted.get("metadata") or {}).get("resourceVersion")
         if rv and info.verb == "update":
             old["metadata"]["resourceVersion"] = rv
+        else:  # no precondition asked for: applied to whatever is current, retried on conflict
+            old["metadata"].pop("resourceVersion", None)
         write_path(old, paths.spec_replicas, replicas)
         return old
 

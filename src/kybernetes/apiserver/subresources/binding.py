@@ -54,6 +54,7 @@ async def handle(
             }
         )
         status["conditions"] = conditions
+        pod["metadata"].pop("resourceVersion", None)  # retried on conflict, as upstream
         return pod
 
     await store.update(info.namespace, info.name, mutate, subresource="binding")

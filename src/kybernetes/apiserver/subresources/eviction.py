@@ -123,6 +123,8 @@ async def _spend_disruption(pdbs: Store, pod: dict[str, Any], now: datetime, dry
         disrupted = dict(status.get("disruptedPods") or {})
         disrupted[pod_name] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         status["disruptedPods"] = disrupted
+        # Re-run on the latest budget after a concurrent write (upstream retries on conflict).
+        pdb["metadata"].pop("resourceVersion", None)
         return pdb
 
     try:

@@ -82,6 +82,8 @@ async def handle(
         rv = (wanted.get("metadata") or {}).get("resourceVersion")
         if rv and info.verb == "update":
             old["metadata"]["resourceVersion"] = rv
+        else:  # no precondition asked for: applied to whatever is current, retried on conflict
+            old["metadata"].pop("resourceVersion", None)
         old.setdefault("spec", {})["replicas"] = replicas
         return old
 

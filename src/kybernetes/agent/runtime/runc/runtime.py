@@ -37,7 +37,7 @@ from kybernetes.agent.runtime.interface import (
     RuntimeError_,
     SandboxState,
 )
-from kybernetes.agent.runtime.runc import cgroups, linux, sandbox, spec
+from kybernetes.agent.runtime.runc import cgroups, linux, sandbox, spec, streamexec
 from kybernetes.agent.runtime.runc.cli import Runc
 from kybernetes.agent.runtime.runc.launch import launch_shim
 from kybernetes.agent.runtime.runc.state import (
@@ -461,3 +461,12 @@ class RuncRuntime:
         if status.state is not ContainerState.RUNNING:
             raise RuntimeError_(f"container {container_id} is not running")
         return await self.runc.exec(container_id, command, time_limit)
+
+    async def exec_stream(
+        self, container_id: str, command: Sequence[str], *, stdin: bool, tty: bool
+    ) -> streamexec.RuncExecProcess:
+        """``command`` in the container with live stdio (``streaming.StreamingRuntime``)."""
+        status = await self.container_status(container_id)
+        if status.state is not ContainerState.RUNNING:
+            raise RuntimeError_(f"container {container_id} is not running")
+        return await streamexec.exec_stream(self.runc, container_id, command, stdin=stdin, tty=tty)

@@ -1,0 +1,300 @@
+"""Seeing into running pods with the real kubectl and real containers (``kyb server`` as root).
+
+``kubectl logs`` (plain, ``--tail``, ``--timestamps``, ``-c``, ``-f`` while lines arrive,
+``--previous`` after a restart, ``deploy/x``), ``kubectl exec`` with and without stdin and
+its exit code, ``kubectl cp`` both ways, ``kubectl port-forward`` carrying HTTP from a busybox
+httpd to a request on 127.0.0.1, and the Python client's ``stream`` exec. The server's host
+objects are named after a per-run instance and removed at the end, as in test_containers.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pods
+from kybernetes.network.proxy.proxier import ProxyConfig
+from kybernetes.network.proxy.proxier import cleanup as proxy_cleanup
+from kybernetes.testing.images import busybox_image
+from tests.e2e.conftest import Cluster, free_port, start_server, stop_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.root]
+
+IMAGE = "example.com/busybox:1"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if os.geteuid() != 0:
+        raise AssertionError("real containers need root: run this suite as root (CI does)")
+    base = tmp_path_factory.mktemp("streams")
+    home = base / "home"
+    home.mkdir()
+    data = base / "data"
+    archive = busybox_image().write_oci(base / "busybox.tar", name=IMAGE)
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kybernetes",
+            "image",
+            "import",
+            str(archive),
+            "--data-dir",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    instance = uuid.uuid4().hex[:6]
+    ports = f"{free_port()},{free_port()}"
+    running = start_server(
+        data, home, "--runtime", "runc", "--node-instance", instance, "--ingress-ports", ports
+    )
+    try:
+        yield running
+    finally:
+        running.kubectl("delete", "deployments", "--all", "--wait=true", check=False)
+        running.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=120s", check=False)
+        runtime = data / "agent" / "runtime"
+        deadline = time.monotonic() + 60
+        while list((runtime / "sandboxes").glob("*")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        err = stop_server(running)
+        node = NodeAgentConfig.for_instance(data / "agent", instance)
+        left = asyncio.run(remove_all_pods(node))
+        proxy = ProxyConfig(node_name="", bridge=node.bridge, table=f"kyb-services-{instance}")
+        asyncio.run(proxy_cleanup(proxy))
+        cleanup_node(node)
+        assert "Traceback" not in err, err
+        assert left == 0, f"{left} sandboxes left behind"
+        assert str(base) not in Path("/proc/self/mountinfo").read_text(), "mounts left behind"
+
+
+def container(name: str, script: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": IMAGE,
+        "imagePullPolicy": "Never",
+        "command": ["sh", "-c", script],
+        **extra,
+    }
+
+
+def run_pod(cluster: Cluster, name: str, containers: list[dict[str, Any]], **spec: Any) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": containers, "terminationGracePeriodSeconds": 1, **spec},
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(body))
+    cluster.kubectl("wait", "--for=condition=Ready", f"pod/{name}", "--timeout=60s")
+
+
+def wait_until(check: Any, timeout: float = 60, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def test_logs_plain_tail_timestamps_and_container(cluster: Cluster) -> None:
+    run_pod(
+        cluster,
+        "talker",
+        [
+            container("main", "echo one; echo two; echo three >&2; sleep 3600"),
+            container("side", "echo from-side; sleep 3600"),
+        ],
+    )
+    assert cluster.kubectl("logs", "talker", "-c", "main").stdout == "one\ntwo\nthree\n"
+    assert cluster.kubectl("logs", "talker", "-c", "side").stdout == "from-side\n"
+    assert cluster.kubectl("logs", "talker", "-c", "main", "--tail=1").stdout == "three\n"
+    stamped = cluster.kubectl("logs", "talker", "-c", "main", "--timestamps").stdout
+    first = stamped.splitlines()[0]
+    assert first.endswith(" one"), first
+    assert first[10] == "T", first
+    # kubectl picks the first container without -c; the API wants a name for several
+    assert cluster.kubectl("logs", "talker").stdout == "one\ntwo\nthree\n"
+
+
+def test_logs_follow_sees_lines_written_after_it_started(cluster: Cluster) -> None:
+    run_pod(
+        cluster,
+        "ticker",
+        [container("main", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done")],
+    )
+    proc = subprocess.Popen(
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "logs", "-f", "ticker", "--tail=1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": str(cluster.home)},
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    numbers = [int(line.split()[1]) for line in lines]
+    assert numbers == sorted(numbers)
+    assert numbers[-1] >= numbers[0] + 3
+
+
+def test_logs_previous_after_a_restart(cluster: Cluster) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "restarter"},
+        "spec": {"containers": [container("main", "echo run at $(date +%s%N); sleep 1; exit 1")]},
+    }
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(body))
+
+    def restarted() -> bool:
+        pod = json.loads(cluster.kubectl("get", "pod", "restarter", "-o", "json").stdout)
+        statuses = pod.get("status", {}).get("containerStatuses") or [{}]
+        return int(statuses[0].get("restartCount", 0)) >= 1
+
+    wait_until(restarted, 60, "a restart")
+    previous = cluster.kubectl("logs", "restarter", "--previous").stdout
+    assert previous.startswith("run at "), previous
+
+
+def test_exec_output_exit_code_and_stdin(cluster: Cluster) -> None:
+    run_pod(cluster, "shell", [container("main", "sleep 3600")])
+    assert (
+        cluster.kubectl("exec", "shell", "--", "sh", "-c", "echo hi; echo err >&2").stdout == "hi\n"
+    )
+    failed = cluster.kubectl("exec", "shell", "--", "sh", "-c", "exit 3", check=False)
+    assert failed.returncode == 3, failed.stderr
+    assert "command terminated with exit code 3" in failed.stderr
+    echoed = cluster.kubectl(
+        "exec", "-i", "shell", "--", "sh", "-c", "cat; echo done", input="abc\n"
+    )
+    assert echoed.stdout == "abc\ndone\n"
+
+
+def test_cp_both_ways(cluster: Cluster, tmp_path: Path) -> None:
+    run_pod(cluster, "files", [container("main", "sleep 3600")])
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("alpha\n")
+    (src / "sub" / "b.txt").write_text("beta\n" * 1000)
+    cluster.kubectl("cp", str(src), "files:/tmp/copied")
+    listing = cluster.kubectl("exec", "files", "--", "cat", "/tmp/copied/sub/b.txt").stdout
+    assert listing == "beta\n" * 1000
+    back = tmp_path / "back"
+    cluster.kubectl("cp", "files:/tmp/copied", str(back))
+    assert (back / "a.txt").read_text() == "alpha\n"
+    assert (back / "sub" / "b.txt").read_text() == "beta\n" * 1000
+
+
+def test_port_forward_carries_http(cluster: Cluster) -> None:
+    script = "mkdir -p /www && echo hello-from-httpd > /www/index.html && httpd -f -p 8080 -h /www"
+    run_pod(cluster, "web", [container("main", script)])
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "port-forward",
+            "--address",
+            "127.0.0.1",
+            "pod/web",
+            f"{port}:8080",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": str(cluster.home)},
+    )
+    try:
+        assert proc.stdout is not None
+        assert "Forwarding from 127.0.0.1" in proc.stdout.readline()
+        for _ in range(3):  # several connections, one after another
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+                assert response.read() == b"hello-from-httpd\n"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)  # also closes the pipes
+    assert "error" not in err.lower(), err
+
+
+PYTHON_EXEC = """
+import sys
+from kubernetes import client, config
+from kubernetes.stream import stream
+
+api = client.CoreV1Api(config.new_client_from_config(sys.argv[1]))
+out = stream(
+    api.connect_get_namespaced_pod_exec, "pyexec", "default",
+    command=["sh", "-c", "echo from-python"],
+    stderr=True, stdin=False, stdout=True, tty=False,
+)
+print(out, end="")
+"""
+
+
+def test_python_client_stream_exec(cluster: Cluster) -> None:
+    """The official client's ``stream`` helper, run as a user would: a script of its own."""
+    run_pod(cluster, "pyexec", [container("main", "sleep 3600")])
+    done = subprocess.run(
+        [sys.executable, "-c", PYTHON_EXEC, str(cluster.kubeconfig)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "from-python\n"
+
+
+def test_logs_of_a_deployment(cluster: Cluster) -> None:
+    cluster.kubectl(
+        "create",
+        "deployment",
+        "greeter",
+        f"--image={IMAGE}",
+        "--",
+        "sh",
+        "-c",
+        "echo greetings; sleep 3600",
+    )
+    cluster.kubectl(
+        "patch",
+        "deployment",
+        "greeter",
+        "--type=json",
+        "-p",
+        json.dumps(
+            [
+                {
+                    "op": "add",
+                    "path": "/spec/template/spec/containers/0/imagePullPolicy",
+                    "value": "Never",
+                }
+            ]
+        ),
+    )
+    cluster.kubectl("rollout", "status", "deployment/greeter", "--timeout=60s")
+    wait_until(
+        lambda: cluster.kubectl("logs", "deploy/greeter", check=False).stdout == "greetings\n",
+        30,
+        "logs",
+    )
