@@ -64,6 +64,9 @@ def start_cluster(data: Path, home: Path, nodes: int) -> subprocess.Popen[str]:
             "--no-kubeconfig-merge",
             "--fake-nodes",
             str(nodes),
+            # Only simulated nodes: as root this machine would otherwise be a node too.
+            "--runtime",
+            "none",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
