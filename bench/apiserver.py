@@ -28,7 +28,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -40,6 +39,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from _harness import free_port, pct, report, rss_mb
 
 from kybernetes.cli.main import tune_gc_for_servers
 from kybernetes.client.kubeconfig import load_kubeconfig
@@ -48,24 +48,6 @@ from kybernetes.storage.sqlite import SqliteStorage
 RESULTS = Path(__file__).resolve().parent / "results" / "apiserver.json"
 CM = "/api/v1/namespaces/default/configmaps"
 PODS = "/api/v1/namespaces/default/pods"
-
-
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _configmap(i: int) -> bytes:
@@ -230,7 +212,7 @@ def start_server(tmp: Path) -> subprocess.Popen[str]:
             "--data-dir",
             str(tmp / "data"),
             "--port",
-            str(_free_port()),
+            str(free_port()),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -249,7 +231,7 @@ async def run(args: argparse.Namespace, tmp: Path, server: subprocess.Popen[str]
     client = Client(tmp / "data" / "kubeconfig")
     try:
         await asyncio.sleep(1)
-        results["rss_mb_idle"] = _rss_mb(server.pid)
+        results["rss_mb_idle"] = rss_mb(server.pid)
         n = 0
         total = 300 if args.quick else 1000
         results["creates_per_s_1"] = await creates_per_s(client, n, total, 1)
@@ -259,15 +241,15 @@ async def run(args: argparse.Namespace, tmp: Path, server: subprocess.Popen[str]
         n += total
         samples = await paced_latency(client, n, 200, 3 if args.quick else 10)
         n += len(samples)
-        results["mutating_p50_ms"] = _pct(samples, 0.5)
-        results["mutating_p99_ms"] = _pct(samples, 0.99)
+        results["mutating_p50_ms"] = pct(samples, 0.5)
+        results["mutating_p99_ms"] = pct(samples, 0.99)
         gets = []
         for _ in range(300 if args.quick else 2000):
             t0 = time.perf_counter()
             await client.get(f"{CM}/cm-1")
             gets.append((time.perf_counter() - t0) * 1000)
-        results["get_p50_ms"] = _pct(gets, 0.5)
-        results["get_p99_ms"] = _pct(gets, 0.99)
+        results["get_p50_ms"] = pct(gets, 0.5)
+        results["get_p99_ms"] = pct(gets, 0.99)
         counter = iter(range(10_000))
 
         async def pods() -> None:
@@ -285,13 +267,13 @@ async def run(args: argparse.Namespace, tmp: Path, server: subprocess.Popen[str]
                 await client.get(PODS, accept)
                 times.append((time.perf_counter() - t0) * 1000)
             results[f"list_10k_pods_{kind}_ms"] = statistics.median(times)
-        results["rss_mb_10k_pods"] = _rss_mb(server.pid)
+        results["rss_mb_10k_pods"] = rss_mb(server.pid)
         for watchers in (100, 1000):
             events = 20 if args.quick else 50
             lat = await watch_latency(client, watchers, events, n)
             n += events
-            results[f"watch_latency_p50_ms_{watchers}"] = _pct(lat, 0.5)
-            results[f"watch_latency_p99_ms_{watchers}"] = _pct(lat, 0.99)
+            results[f"watch_latency_p50_ms_{watchers}"] = pct(lat, 0.5)
+            results[f"watch_latency_p99_ms_{watchers}"] = pct(lat, 0.99)
     finally:
         await client.close()
     results["raw_storage_writes_per_s"] = await raw_storage_rate(tmp, 5000 if args.quick else 20000)
@@ -313,18 +295,7 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
-    width = max(len(k) for k in results)
-    print(f"{'figure':<{width}}  value")
-    print(f"{'-' * width}  ------------")
-    for key, value in results.items():
-        print(
-            f"{key:<{width}}  {value:,.2f}"
-            if isinstance(value, float)
-            else f"{key:<{width}}  {value}"
-        )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    print(f"wrote {os.path.relpath(RESULTS)}")
+    report(results, RESULTS)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,19 +34,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
+from _harness import free_port, report
 
 from kybernetes.cli.main import tune_gc_for_servers
 from kybernetes.client.resource import DEPLOYMENTS, NAMESPACES, PODS
 from kybernetes.client.rest import Client
 
 RESULTS = Path(__file__).resolve().parent / "results" / "controllers.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_cluster(data: Path, home: Path, nodes: int) -> subprocess.Popen[str]:
@@ -60,7 +53,7 @@ def start_cluster(data: Path, home: Path, nodes: int) -> subprocess.Popen[str]:
             "--data-dir",
             str(data),
             "--port",
-            str(_free_port()),
+            str(free_port()),
             "--no-kubeconfig-merge",
             "--fake-nodes",
             str(nodes),
@@ -203,15 +196,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    width = max(len(k) for k in results)
-    print(f"{'figure':<{width}}  value")
-    print(f"{'-' * width}  ------------")
-    for key, value in results.items():
-        text = f"{value:,.2f}" if isinstance(value, float) else str(value)
-        print(f"{key:<{width}}  {text}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    print(f"wrote {os.path.relpath(RESULTS)}")
+    report(results, RESULTS)
 
 
 if __name__ == "__main__":

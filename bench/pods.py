@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +40,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import orjson
+from _harness import free_port, pct, report
 
 from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pods
 from kybernetes.client.resource import PODS
@@ -52,17 +51,6 @@ from kybernetes.testing.images import busybox_image, busybox_layer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pods.json"
 IMAGE = "example.com/busybox:bench"
-
-
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _run(*args: str) -> None:
@@ -147,7 +135,7 @@ def raw_pod_ms(tmp: Path, rounds: int) -> float:
 def start_cluster(data: Path, home: Path, instance: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "kybernetes", "server", "--data-dir", str(data),
-         "--port", str(_free_port()), "--no-kubeconfig-merge", "--runtime", "runc",
+         "--port", str(free_port()), "--no-kubeconfig-merge", "--runtime", "runc",
          "--node-instance", instance, "--ingress-ports", "none"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -237,8 +225,8 @@ def main() -> None:
     server = start_cluster(data, tmp / "home", instance)
     try:
         samples = asyncio.run(startup_latencies(data / "kubeconfig", 20 if args.quick else 50))
-        results["startup_p50_ms"] = _pct(samples, 0.5)
-        results["startup_p99_ms"] = _pct(samples, 0.99)
+        results["startup_p50_ms"] = pct(samples, 0.5)
+        results["startup_p99_ms"] = pct(samples, 0.99)
     finally:
         time.sleep(2)  # let the agent remove the deleted pods
         server.send_signal(signal.SIGTERM)
@@ -254,15 +242,7 @@ def main() -> None:
     results["raw_pod_ms"] = raw_pod_ms(tmp, 20)
     results["agent_overhead_x"] = results["startup_p50_ms"] / results["raw_pod_ms"]
     shutil.rmtree(tmp, ignore_errors=True)
-    width = max(len(k) for k in results)
-    print(f"{'figure':<{width}}  value")
-    print(f"{'-' * width}  ------------")
-    for key, value in results.items():
-        text = f"{value:,.2f}" if isinstance(value, float) else str(value)
-        print(f"{key:<{width}}  {text}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    print(f"wrote {os.path.relpath(RESULTS)}")
+    report(results, RESULTS)
 
 
 if __name__ == "__main__":

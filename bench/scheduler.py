@@ -35,7 +35,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
+from _harness import free_port, pct, report, rss_mb
 
 from kybernetes.cli.main import tune_gc_for_servers
 from kybernetes.client.resource import NAMESPACES, NODES, PODS
@@ -51,24 +50,6 @@ from kybernetes.client.rest import Client
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scheduler.json"
 ZONES = ("zone-a", "zone-b", "zone-c")
-
-
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def start_apiserver(data: Path) -> subprocess.Popen[str]:
@@ -81,7 +62,7 @@ def start_apiserver(data: Path) -> subprocess.Popen[str]:
             "--data-dir",
             str(data),
             "--port",
-            str(_free_port()),
+            str(free_port()),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -330,13 +311,13 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 latencies = await steady_latency(
                     client, kubeconfig, "latency", 100, 5 if args.quick else 15
                 )
-                results[f"latency_p50_ms_{count}_nodes"] = _pct(latencies, 0.5)
-                results[f"latency_p99_ms_{count}_nodes"] = _pct(latencies, 0.99)
+                results[f"latency_p50_ms_{count}_nodes"] = pct(latencies, 0.5)
+                results[f"latency_p99_ms_{count}_nodes"] = pct(latencies, 0.99)
                 if count == node_counts[-1]:
                     raw = await raw_binds(client, "raw", backlog, count)
                     results["raw_binds_per_s"] = raw
                     results["scheduler_vs_raw_binds"] = results[f"pods_per_s_{count}_nodes"] / raw
-                results[f"apiserver_rss_mb_{count}_nodes"] = _rss_mb(server.pid)
+                results[f"apiserver_rss_mb_{count}_nodes"] = rss_mb(server.pid)
         finally:
             stop(server)
     if args.scale:
@@ -368,8 +349,8 @@ async def scale(tmp: Path) -> dict[str, Any]:
             await watch.wait_for(150_000, 3600)
             out["scale_all_bound_s"] = time.perf_counter() - t0
             watch.stop()
-            out["scale_apiserver_rss_mb"] = _rss_mb(server.pid)
-            out["scale_scheduler_rss_mb"] = _rss_mb(scheduler.pid)
+            out["scale_apiserver_rss_mb"] = rss_mb(server.pid)
+            out["scale_scheduler_rss_mb"] = rss_mb(scheduler.pid)
             t0 = time.perf_counter()
             await client.get(PODS, "s-1", "scale")
             out["scale_get_one_pod_ms"] = (time.perf_counter() - t0) * 1000
@@ -401,15 +382,7 @@ def main() -> None:
         results = asyncio.run(run(args, tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    width = max(len(k) for k in results)
-    print(f"{'figure':<{width}}  value")
-    print(f"{'-' * width}  ------------")
-    for key, value in results.items():
-        text = f"{value:,.2f}" if isinstance(value, float) else str(value)
-        print(f"{key:<{width}}  {text}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    print(f"wrote {os.path.relpath(RESULTS)}")
+    report(results, RESULTS)
 
 
 if __name__ == "__main__":

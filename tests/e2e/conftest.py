@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pods
+from kybernetes.network.policy.enforcer import cleanup as policy_cleanup
+from kybernetes.network.proxy.proxier import ProxyConfig
+from kybernetes.network.proxy.proxier import cleanup as proxy_cleanup
 
 
 def free_port() -> int:
@@ -26,6 +35,10 @@ class Cluster:
     home: Path
     proc: subprocess.Popen[str]
     url: str
+    #: the flags the server was started with beyond the defaults (to restart it alike)
+    extra: tuple[str, ...] = ()
+    #: the ingress controller's HTTP port, when a real node runs one
+    ingress_port: int = 0
 
     @property
     def kubeconfig(self) -> Path:
@@ -86,7 +99,7 @@ def start_server(data_dir: Path, home: Path, *extra: str) -> Cluster:
         proc.kill()
         _, err = proc.communicate(timeout=10)
         raise AssertionError(f"kyb server did not start: {line}\n{err}")
-    return Cluster(data_dir, home, proc, f"https://127.0.0.1:{port}")
+    return Cluster(data_dir, home, proc, f"https://127.0.0.1:{port}", extra=extra)
 
 
 def stop_server(cluster: Cluster, sig: int = signal.SIGTERM) -> str:
@@ -111,3 +124,87 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         err = stop_server(running)
         assert "Traceback" not in err, err
+
+
+def import_image(data_dir: Path, archive: Path) -> None:
+    """``kyb image import`` into the node store of the server that will use ``data_dir``."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kybernetes",
+            "image",
+            "import",
+            str(archive),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+class RealNodeCluster:
+    """``kyb server --runtime runc`` with its node's host objects named after one instance.
+
+    ``current`` is the running server (a test may restart it); ``close`` deletes every
+    workload, stops the server, removes whatever the node left on the host — pods, the proxy
+    and policy tables, the bridge, cgroups — and only then asserts that nothing was left.
+    """
+
+    def __init__(self, base: Path, archives: Iterable[Path]) -> None:
+        if os.geteuid() != 0:
+            raise AssertionError("real containers need root: run this suite as root (CI does)")
+        self.base = base
+        home = base / "home"
+        home.mkdir()
+        self.data = base / "data"
+        for archive in archives:
+            import_image(self.data, archive)
+        self.instance = uuid.uuid4().hex[:6]
+        http, https = free_port(), free_port()
+        extra = ("--runtime", "runc", "--node-instance", self.instance)
+        self.current = start_server(self.data, home, *extra, "--ingress-ports", f"{http},{https}")
+        self.current.ingress_port = http
+
+    def restart(self) -> Cluster:
+        err = stop_server(self.current)
+        assert "Traceback" not in err, err
+        port = self.current.ingress_port
+        self.current = start_server(self.data, self.current.home, *self.current.extra)
+        self.current.ingress_port = port
+        return self.current
+
+    def close(self) -> None:
+        running = self.current
+        running.kubectl("delete", "networkpolicies", "--all", check=False)
+        running.kubectl("delete", "deployments", "--all", "--wait=true", check=False)
+        running.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=120s", check=False)
+        sandboxes = self.data / "agent" / "runtime" / "sandboxes"
+        # Deleted pods leave the API at once; the agent then removes their sandboxes.
+        deadline = time.monotonic() + 60
+        while list(sandboxes.glob("*")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        err = stop_server(running)
+        node = NodeAgentConfig.for_instance(self.data / "agent", self.instance)
+        left = asyncio.run(remove_all_pods(node))
+        table = f"kyb-services-{self.instance}"
+        asyncio.run(proxy_cleanup(ProxyConfig(node_name="", bridge=node.bridge, table=table)))
+        asyncio.run(policy_cleanup(f"kyb-policy-{self.instance}"))
+        cleanup_node(node)
+        assert "Traceback" not in err, err
+        assert left == 0, f"{left} sandboxes left behind"
+        assert str(self.base) not in Path("/proc/self/mountinfo").read_text(), "mounts left"
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        assert self.instance not in tables, tables
+
+
+@contextlib.contextmanager
+def real_node_cluster(base: Path, archives: Iterable[Path]) -> Iterator[RealNodeCluster]:
+    node = RealNodeCluster(base, archives)
+    try:
+        yield node
+    finally:
+        node.close()

@@ -8,25 +8,17 @@ removes them, and checks nothing of its pods is left on the host.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pods
-from kybernetes.network.proxy.proxier import ProxyConfig
-from kybernetes.network.proxy.proxier import cleanup as proxy_cleanup
 from kybernetes.testing.images import busybox_image
-from tests.e2e.conftest import Cluster, free_port, start_server, stop_server
+from tests.e2e.conftest import Cluster, RealNodeCluster, real_node_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
@@ -39,59 +31,16 @@ def _require_root() -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    _require_root()
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNodeCluster]:
     base = tmp_path_factory.mktemp("containers")
-    home = base / "home"
-    home.mkdir()
-    data = base / "data"
     archive = busybox_image().write_oci(base / "busybox.tar", name=IMAGE)
-    imported = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kybernetes",
-            "image",
-            "import",
-            str(archive),
-            "--data-dir",
-            str(data),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert imported.returncode == 0, imported.stderr
-    instance = uuid.uuid4().hex[:6]
-    ports = f"{free_port()},{free_port()}"
-    extra = ("--runtime", "runc", "--node-instance", instance, "--ingress-ports", ports)
-    running = start_server(data, home, *extra)
-    state: dict[str, Cluster] = {"cluster": running}
-    try:
-        running.extra = extra  # type: ignore[attr-defined]
-        running.ingress_port = int(ports.split(",")[0])  # type: ignore[attr-defined]
-        running.state = state  # type: ignore[attr-defined]
+    with real_node_cluster(base, [archive]) as running:
         yield running
-    finally:
-        current = state["cluster"]
-        current.kubectl("delete", "deployments", "--all", "--wait=true", check=False)
-        current.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=120s", check=False)
-        runtime = data / "agent" / "runtime"
-        # Deleted pods leave the API at once; the agent then removes their sandboxes.
-        deadline = time.monotonic() + 60
-        while list((runtime / "sandboxes").glob("*")) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        err = stop_server(current)
-        node = NodeAgentConfig.for_instance(data / "agent", instance)
-        # Whatever the test left (a failure midway), the host is cleaned before judging.
-        left = asyncio.run(remove_all_pods(node))
-        proxy = ProxyConfig(node_name="", bridge=node.bridge, table=f"kyb-services-{instance}")
-        asyncio.run(proxy_cleanup(proxy))
-        cleanup_node(node)
-        assert "Traceback" not in err, err
-        assert left == 0, f"{left} sandboxes left behind"
-        mounts = Path("/proc/self/mountinfo").read_text()
-        assert str(base) not in mounts, "mounts left behind"
+
+
+@pytest.fixture
+def cluster(node: RealNodeCluster) -> Cluster:
+    return node.current
 
 
 def pod(name: str, containers: list[dict[str, Any]], **spec: Any) -> str:
@@ -330,7 +279,7 @@ def test_echo_app_reachable_by_name_service_nodeport_and_ingress(cluster: Cluste
     service = json.loads(cluster.kubectl("get", "service", "echo", "-o", "json").stdout)
     node_port = service["spec"]["ports"][0]["nodePort"]
     assert _http_get(f"http://127.0.0.1:{node_port}/") in names
-    port = cluster.ingress_port  # type: ignore[attr-defined]
+    port = cluster.ingress_port
     wait_until(lambda: _ingress_answers(port, names), timeout=30, what="the ingress to route echo")
     seen = {_http_get(f"http://127.0.0.1:{port}/", "echo.example.com") for _ in range(20)}
     assert seen == names  # both replicas answer
@@ -343,21 +292,18 @@ def _ingress_answers(port: int, names: set[str]) -> bool:
         return False
 
 
-def test_readiness_probe_gates_ready_and_restart_keeps_containers(cluster: Cluster) -> None:
+def test_readiness_probe_gates_ready_and_restart_keeps_containers(node: RealNodeCluster) -> None:
     web = container(
         "web",
         "exec httpd -f -p 8080",
         readinessProbe={"tcpSocket": {"port": 8080}, "periodSeconds": 1},
     )
+    cluster = node.current
     cluster.kubectl("apply", "-f", "-", input=pod("web", [web]))
     cluster.kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=60s")
     before = get(cluster, "web")["status"]["containerStatuses"][0]
     # The whole server (and its node agent) stops and starts again: the container lives on.
-    state: dict[str, Cluster] = cluster.state  # type: ignore[attr-defined]
-    err = stop_server(state["cluster"])
-    assert "Traceback" not in err, err
-    restarted = start_server(cluster.data_dir, cluster.home, *cluster.extra)  # type: ignore[attr-defined]
-    state["cluster"] = restarted
+    restarted = node.restart()
     restarted.kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=60s")
     after = get(restarted, "web")["status"]["containerStatuses"][0]
     assert after["containerID"] == before["containerID"]

@@ -11,16 +11,11 @@ The fixture removes every pod, table, link and cgroup the run made, and checks i
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,11 +25,7 @@ from typing import Any
 
 import pytest
 
-from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pods
-from kybernetes.network.policy.enforcer import cleanup as policy_cleanup
-from kybernetes.network.proxy.proxier import ProxyConfig
-from kybernetes.network.proxy.proxier import cleanup as proxy_cleanup
-from tests.e2e.conftest import Cluster, free_port, start_server, stop_server
+from tests.e2e.conftest import Cluster, real_node_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
@@ -54,65 +45,14 @@ def _image_module() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if os.geteuid() != 0:
-        raise AssertionError("real containers need root: run this suite as root (CI does)")
     base = tmp_path_factory.mktemp("echo")
-    home = base / "home"
-    home.mkdir()
-    data = base / "data"
     image = _image_module()
-    for tag in ("1", "2"):
-        archive = image.echo_image(tag).write_oci(
-            base / f"echo-{tag}.tar", f"{image.REPOSITORY}:{tag}"
-        )
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "kybernetes",
-                "image",
-                "import",
-                str(archive),
-                "--data-dir",
-                str(data),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-    instance = uuid.uuid4().hex[:6]
-    ports = f"{free_port()},{free_port()}"
-    running = start_server(
-        data, home, "--runtime", "runc", "--node-instance", instance, "--ingress-ports", ports
-    )
-    try:
-        running.ingress_port = int(ports.split(",")[0])  # type: ignore[attr-defined]
-        yield running
-    finally:
-        running.kubectl("delete", "networkpolicies", "--all", check=False)
-        running.kubectl("delete", "deployments", "--all", "--wait=true", check=False)
-        running.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=120s", check=False)
-        deadline = time.monotonic() + 60
-        while list((data / "agent" / "runtime" / "sandboxes").glob("*")):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        err = stop_server(running)
-        node = NodeAgentConfig.for_instance(data / "agent", instance)
-        left = asyncio.run(remove_all_pods(node))
-        proxy = ProxyConfig(node_name="", bridge=node.bridge, table=f"kyb-services-{instance}")
-        asyncio.run(proxy_cleanup(proxy))
-        asyncio.run(policy_cleanup(f"kyb-policy-{instance}"))
-        cleanup_node(node)
-        assert "Traceback" not in err, err
-        assert left == 0, f"{left} sandboxes left behind"
-        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-        assert instance not in tables, tables
-        assert str(base) not in Path("/proc/self/mountinfo").read_text(), "mounts left behind"
-
-
-# --- helpers -------------------------------------------------------------------------------
+    archives = [
+        image.echo_image(tag).write_oci(base / f"echo-{tag}.tar", f"{image.REPOSITORY}:{tag}")
+        for tag in ("1", "2")
+    ]
+    with real_node_cluster(base, archives) as node:
+        yield node.current
 
 
 def get_json(cluster: Cluster, *args: str) -> dict[str, Any]:
@@ -208,7 +148,7 @@ def test_echo_example_upgrades_without_a_failed_request(cluster: Cluster) -> Non
     service = get_json(cluster, "service", "echo")
     cluster_ip = service["spec"]["clusterIP"]
     node_port = service["spec"]["ports"][0]["nodePort"]
-    ingress_port: int = cluster.ingress_port  # type: ignore[attr-defined]
+    ingress_port: int = cluster.ingress_port
 
     def ingress_answers() -> bool:
         try:
@@ -343,7 +283,7 @@ def test_network_policy_denies_then_allows(cluster: Cluster) -> None:
     denied = run_pod(cluster, "denied", fetch)
     assert denied.startswith("Failed"), denied
     # Traffic from the node is always allowed: the ingress controller still reaches the pods.
-    ingress_port: int = cluster.ingress_port  # type: ignore[attr-defined]
+    ingress_port: int = cluster.ingress_port
     assert "pod=echo-" in http_get("127.0.0.1", ingress_port, HOST)
     cluster.kubectl("apply", "-f", "-", input=ALLOW)
     allowed = run_pod(cluster, "allowed", fetch)

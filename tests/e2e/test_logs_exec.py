@@ -9,25 +9,20 @@ objects are named after a per-run instance and removed at the end, as in test_co
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pods
-from kybernetes.network.proxy.proxier import ProxyConfig
-from kybernetes.network.proxy.proxier import cleanup as proxy_cleanup
 from kybernetes.testing.images import busybox_image
-from tests.e2e.conftest import Cluster, free_port, start_server, stop_server
+from tests.e2e.conftest import Cluster, free_port, real_node_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
@@ -36,52 +31,10 @@ IMAGE = "example.com/busybox:1"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if os.geteuid() != 0:
-        raise AssertionError("real containers need root: run this suite as root (CI does)")
     base = tmp_path_factory.mktemp("streams")
-    home = base / "home"
-    home.mkdir()
-    data = base / "data"
     archive = busybox_image().write_oci(base / "busybox.tar", name=IMAGE)
-    imported = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kybernetes",
-            "image",
-            "import",
-            str(archive),
-            "--data-dir",
-            str(data),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert imported.returncode == 0, imported.stderr
-    instance = uuid.uuid4().hex[:6]
-    ports = f"{free_port()},{free_port()}"
-    running = start_server(
-        data, home, "--runtime", "runc", "--node-instance", instance, "--ingress-ports", ports
-    )
-    try:
-        yield running
-    finally:
-        running.kubectl("delete", "deployments", "--all", "--wait=true", check=False)
-        running.kubectl("delete", "pods", "--all", "--wait=true", "--timeout=120s", check=False)
-        runtime = data / "agent" / "runtime"
-        deadline = time.monotonic() + 60
-        while list((runtime / "sandboxes").glob("*")) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        err = stop_server(running)
-        node = NodeAgentConfig.for_instance(data / "agent", instance)
-        left = asyncio.run(remove_all_pods(node))
-        proxy = ProxyConfig(node_name="", bridge=node.bridge, table=f"kyb-services-{instance}")
-        asyncio.run(proxy_cleanup(proxy))
-        cleanup_node(node)
-        assert "Traceback" not in err, err
-        assert left == 0, f"{left} sandboxes left behind"
-        assert str(base) not in Path("/proc/self/mountinfo").read_text(), "mounts left behind"
+    with real_node_cluster(base, [archive]) as node:
+        yield node.current
 
 
 def container(name: str, script: str, **extra: Any) -> dict[str, Any]:

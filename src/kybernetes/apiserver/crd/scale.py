@@ -13,16 +13,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from kybernetes.api import errors
-from kybernetes.api.patch import apply_patch
-from kybernetes.api.schema import find_definition
 from kybernetes.apiserver import encoding
 from kybernetes.apiserver.crd.versions import ScalePaths
+from kybernetes.apiserver.subresources.scale import requested_replicas
 
 if TYPE_CHECKING:
     from kybernetes.apiserver.crd.store import CustomResourceStore
     from kybernetes.apiserver.requestinfo import RequestInfo
-
-SCALE = "io.k8s.api.autoscaling.v1.Scale"
 
 
 def _steps(path: str) -> list[str]:
@@ -86,26 +83,7 @@ async def handle(
     content_type = request.headers.get("Content-Type", encoding.JSON)
 
     def mutate(old: dict[str, Any]) -> dict[str, Any]:
-        current = to_scale(old, paths)
-        if info.verb == "update":
-            wanted = encoding.decode_object(content_type, body)
-        else:
-            wanted = apply_patch(
-                encoding.media_type(content_type), current, body, find_definition(SCALE)
-            )
-        replicas = (wanted.get("spec") or {}).get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise errors.new_invalid(
-                "Scale",
-                info.name,
-                [errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
-                group="autoscaling",
-            )
-        rv = (wanted.get("metadata") or {}).get("resourceVersion")
-        if rv and info.verb == "update":
-            old["metadata"]["resourceVersion"] = rv
-        else:  # no precondition asked for: applied to whatever is current, retried on conflict
-            old["metadata"].pop("resourceVersion", None)
+        replicas = requested_replicas(info, content_type, body, to_scale(old, paths), old)
         write_path(old, paths.spec_replicas, replicas)
         return old
 

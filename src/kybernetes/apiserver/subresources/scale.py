@@ -62,30 +62,46 @@ async def handle(
     content_type = request.headers.get("Content-Type", encoding.JSON)
 
     def mutate(old: dict[str, Any]) -> dict[str, Any]:
-        current = to_scale(old)
-        if info.verb == "update":
-            wanted = encoding.decode_object(content_type, body)
-        else:
-            # The Scale schema makes strategic merge patches (the official client's default for
-            # ``patch_namespaced_deployment_scale``) acceptable here, as upstream.
-            wanted = apply_patch(
-                encoding.media_type(content_type), current, body, find_definition(SCALE)
-            )
-        replicas = (wanted.get("spec") or {}).get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise errors.new_invalid(
-                "Scale",
-                info.name,
-                [errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
-                group="autoscaling",
-            )
-        rv = (wanted.get("metadata") or {}).get("resourceVersion")
-        if rv and info.verb == "update":
-            old["metadata"]["resourceVersion"] = rv
-        else:  # no precondition asked for: applied to whatever is current, retried on conflict
-            old["metadata"].pop("resourceVersion", None)
+        replicas = requested_replicas(info, content_type, body, to_scale(old), old)
         old.setdefault("spec", {})["replicas"] = replicas
         return old
 
     result, _ = await store.update(info.namespace, info.name, mutate)
     return encoding.json_response(to_scale(result))
+
+
+def requested_replicas(
+    info: RequestInfo,
+    content_type: str,
+    body: bytes,
+    current: dict[str, Any],
+    old: dict[str, Any],
+) -> int:
+    """The replicas a Scale update or patch asks for, validated (422 as upstream).
+
+    An update's ``resourceVersion`` becomes ``old``'s precondition; without one (and for
+    patches) the write applies to whatever is current and is retried on conflict. Shared by
+    the built-in and the custom-resource scale subresources.
+    """
+    if info.verb == "update":
+        wanted = encoding.decode_object(content_type, body)
+    else:
+        # The Scale schema makes strategic merge patches (the official client's default for
+        # ``patch_namespaced_deployment_scale``) acceptable here, as upstream.
+        wanted = apply_patch(
+            encoding.media_type(content_type), current, body, find_definition(SCALE)
+        )
+    replicas = (wanted.get("spec") or {}).get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.new_invalid(
+            "Scale",
+            info.name,
+            [errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
+            group="autoscaling",
+        )
+    rv = (wanted.get("metadata") or {}).get("resourceVersion")
+    if rv and info.verb == "update":
+        old["metadata"]["resourceVersion"] = rv
+    else:
+        old["metadata"].pop("resourceVersion", None)
+    return replicas
