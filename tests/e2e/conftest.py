@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -201,10 +203,38 @@ class RealNodeCluster:
         assert self.instance not in tables, tables
 
 
+#: Real-node clusters on one machine share the cluster's service and DNS addresses and the
+#: node's port 10250, so they take turns: each holds this lock while it runs.
+REAL_NODE_LOCK = Path(tempfile.gettempdir()) / "kyb-realnode.lock"
+_LOCK_WAIT = 90.0
+
+
+@contextlib.contextmanager
+def _one_real_node_at_a_time() -> Iterator[None]:
+    with REAL_NODE_LOCK.open("a") as lock:
+        deadline = time.monotonic() + _LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"another real-node cluster on this machine holds {REAL_NODE_LOCK}; "
+                        "real-node runs take turns: run again when it has finished"
+                    ) from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @contextlib.contextmanager
 def real_node_cluster(base: Path, archives: Iterable[Path]) -> Iterator[RealNodeCluster]:
-    node = RealNodeCluster(base, archives)
-    try:
-        yield node
-    finally:
-        node.close()
+    with _one_real_node_at_a_time():
+        node = RealNodeCluster(base, archives)
+        try:
+            yield node
+        finally:
+            node.close()
