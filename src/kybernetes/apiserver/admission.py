@@ -12,18 +12,31 @@ registry's hooks, and adds the admission plugins that need cluster state, for po
   node lifecycle controller evicts them five minutes after their node goes silent.
 
 Both read PriorityClasses from the API server's own watch cache (synchronously, no I/O).
+
+- **ServiceAccount** (:class:`ServiceAccountAdmission`, on pod create only, when the server
+  issues service-account tokens): a pod without ``serviceAccountName`` gets ``default`` (or
+  its deprecated ``serviceAccount``; both fields end up equal, as upstream's conversion
+  shows them); the account must exist (403 ``error looking up service account ...``
+  otherwise); unless ``automountServiceAccountToken`` is false on the pod (first) or the
+  account, a ``kube-api-access-<5 random>`` projected volume (the token, expirationSeconds
+  3607, path ``token``; ``ca.crt`` from the ``kube-root-ca.crt`` ConfigMap; the
+  ``namespace``) is mounted read-only at ``/var/run/secrets/kubernetes.io/serviceaccount`` in
+  every init and app container that has nothing mounted there. Mirror pods may not name a
+  service account or project a token.
+
 Admission webhooks and policies plug in here when they arrive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from kybernetes.api import errors
 from kybernetes.api.defaults import apply_defaults
 from kybernetes.api.resources import ResourceInfo
 from kybernetes.api.validation.semantic import validate_object
+from kybernetes.apiserver.auth.serviceaccount import WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS
 
 SYSTEM_PRIORITY_CLASSES: Final = (
     (
@@ -44,6 +57,14 @@ _UNREACHABLE: Final = "node.kubernetes.io/unreachable"
 
 PriorityClassLookup = Callable[[str], dict[str, Any] | None]
 ClassList = Callable[[], list[dict[str, Any]]]
+
+DEFAULT_SERVICE_ACCOUNT: Final = "default"
+TOKEN_VOLUME_PREFIX: Final = "kube-api-access-"
+TOKEN_MOUNT_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
+ROOT_CA_CONFIGMAP: Final = "kube-root-ca.crt"
+MIRROR_POD_ANNOTATION: Final = "kubernetes.io/config.mirror"
+#: (namespace, name) -> the ServiceAccount, or None when there is none.
+AccountLookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
 
 
 def validate(
@@ -113,3 +134,123 @@ def _default_tolerations(spec: dict[str, Any]) -> None:
                 }
             )
     spec["tolerations"] = tolerations
+
+
+def token_volume_source() -> dict[str, Any]:
+    """Upstream's ``TokenVolumeSource``: token, cluster CA and namespace in one volume."""
+    return {
+        "sources": [
+            {
+                "serviceAccountToken": {
+                    "expirationSeconds": WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS,
+                    "path": "token",
+                }
+            },
+            {
+                "configMap": {
+                    "name": ROOT_CA_CONFIGMAP,
+                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                }
+            },
+            {
+                "downwardAPI": {
+                    "items": [
+                        {
+                            "path": "namespace",
+                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                        }
+                    ]
+                }
+            },
+        ],
+        "defaultMode": 0o644,
+    }
+
+
+def _projects_token(spec: dict[str, Any]) -> bool:
+    for volume in spec.get("volumes") or ():
+        for source in (volume.get("projected") or {}).get("sources") or ():
+            if isinstance(source, dict) and source.get("serviceAccountToken") is not None:
+                return True
+    return False
+
+
+def should_automount(account: dict[str, Any], spec: dict[str, Any]) -> bool:
+    """The pod's ``automountServiceAccountToken`` wins, then the account's; default yes."""
+    if spec.get("automountServiceAccountToken") is not None:
+        return bool(spec["automountServiceAccountToken"])
+    if account.get("automountServiceAccountToken") is not None:
+        return bool(account["automountServiceAccountToken"])
+    return True
+
+
+def mount_service_account_token(spec: dict[str, Any], new_name: Callable[[str], str]) -> None:
+    """Mount the token volume in every container without a mount at the token path, adding
+    the volume (unless one is there already) when any container needs it."""
+    volumes = list(spec.get("volumes") or ())
+    existing = next(
+        (
+            str(v["name"])
+            for v in volumes
+            if isinstance(v, dict) and str(v.get("name", "")).startswith(TOKEN_VOLUME_PREFIX)
+        ),
+        "",
+    )
+    volume_name = existing or new_name(TOKEN_VOLUME_PREFIX)
+    needs_volume = False
+    for field in ("initContainers", "containers"):
+        for container in spec.get(field) or ():
+            if not isinstance(container, dict):
+                continue
+            mounts = list(container.get("volumeMounts") or ())
+            if any(m.get("mountPath") == TOKEN_MOUNT_PATH for m in mounts if isinstance(m, dict)):
+                continue
+            mounts.append({"name": volume_name, "readOnly": True, "mountPath": TOKEN_MOUNT_PATH})
+            container["volumeMounts"] = mounts
+            needs_volume = True
+    if needs_volume and not existing:
+        volumes.append({"name": volume_name, "projected": token_volume_source()})
+        spec["volumes"] = volumes
+
+
+class ServiceAccountAdmission:
+    """Upstream's ServiceAccount admission plugin (mutating part), for pod creates."""
+
+    def __init__(self, lookup: AccountLookup, new_name: Callable[[str], str]) -> None:
+        self._lookup = lookup
+        self._new_name = new_name
+
+    async def admit_create(self, info: ResourceInfo, obj: dict[str, Any]) -> None:
+        if info.group != "" or info.kind != "Pod":
+            return
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name") or meta.get("generateName") or "")
+        if MIRROR_POD_ANNOTATION in (meta.get("annotations") or {}):
+            if spec.get("serviceAccountName"):
+                raise errors.new_forbidden(
+                    "pods", name, "a mirror pod may not reference service accounts"
+                )
+            if _projects_token(spec):
+                raise errors.new_forbidden(
+                    "pods", name, "a mirror pod may not use ServiceAccountToken volume projections"
+                )
+            return
+        account_name = str(
+            spec.get("serviceAccountName") or spec.get("serviceAccount") or DEFAULT_SERVICE_ACCOUNT
+        )
+        spec["serviceAccountName"] = account_name
+        spec["serviceAccount"] = account_name
+        namespace = str(meta.get("namespace") or "")
+        account = await self._lookup(namespace, account_name)
+        if account is None:
+            raise errors.new_forbidden(
+                "pods",
+                name,
+                f"error looking up service account {namespace}/{account_name}: "
+                f'serviceaccount "{account_name}" not found',
+            )
+        if should_automount(account, spec):
+            mount_service_account_token(spec, self._new_name)

@@ -6,6 +6,10 @@ exist, and serves HTTPS until cancelled. Every request passes the same stages, i
 authenticate (401 unless it is a health or version probe), authorize, then the handler, which
 decodes, admits, validates and stores. Any ``StatusError`` becomes a ``Status`` body; any
 other exception is logged and answered with 500, never a traceback.
+
+Given ``service_accounts``, the server also issues service-account tokens (the TokenRequest
+subresource), accepts them after the configured authenticators, mounts them into pods
+(ServiceAccount admission) and publishes its issuer's keys (OIDC discovery).
 """
 
 from __future__ import annotations
@@ -21,14 +25,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from kybernetes import __version__
 from kybernetes.api import errors
 from kybernetes.api.resources import ResourceInfo, resources
 from kybernetes.apiserver import admission, encoding, reviews
 from kybernetes.apiserver.allocator import ServiceAllocator
-from kybernetes.apiserver.auth.authn import Authenticator, RequestFacts, UserInfo
+from kybernetes.apiserver.auth import oidc
+from kybernetes.apiserver.auth.authn import (
+    Authenticator,
+    RequestFacts,
+    UnionAuthenticator,
+    UserInfo,
+)
 from kybernetes.apiserver.auth.authz import (
     Attributes,
     Authorizer,
@@ -36,14 +47,27 @@ from kybernetes.apiserver.auth.authz import (
     forbidden_message,
     is_public_path,
 )
+from kybernetes.apiserver.auth.serviceaccount import (
+    ServiceAccountAuthenticator,
+    ServiceAccountTokens,
+    TokenIssuer,
+)
 from kybernetes.apiserver.crd.controller import CRDS, CustomResourceController
 from kybernetes.apiserver.discovery import AGGREGATED_MEDIA_TYPE, Discovery, wants_aggregated
 from kybernetes.apiserver.handlers import ResourceHandler
+from kybernetes.apiserver.instrumentation import (
+    InstrumentedStorage,
+    RequestMetrics,
+    StorageObjects,
+    is_long_running,
+    request_labels,
+    storage_type,
+)
 from kybernetes.apiserver.metrics import METRICS_GROUP, METRICS_RESOURCES, ResourceMetricsAPI
 from kybernetes.apiserver.namespaces import DEFAULT_NAMESPACES, NamespaceLifecycle
 from kybernetes.apiserver.openapi import OpenAPIV3
 from kybernetes.apiserver.quota import QuotaAdmission
-from kybernetes.apiserver.registry import Store, converts
+from kybernetes.apiserver.registry import Store, converts, generate_name
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool, parse_request_info
 from kybernetes.apiserver.subresources.kubelet import KubeletClient, node_address
 from kybernetes.apiserver.webhooks import sources as webhook_sources
@@ -82,6 +106,9 @@ class APIServerConfig:
     kubelet_client_ssl: ssl.SSLContext | None = None
     #: The address of a node's kubelet (default: its InternalIP).
     kubelet_address: Callable[[Mapping[str, Any]], str] | None = None
+    #: Service-account tokens: issued (TokenRequest), accepted as bearer tokens, mounted into
+    #: pods (ServiceAccount admission), published (OIDC discovery). None: none of it.
+    service_accounts: ServiceAccountTokens | None = None
 
 
 class APIServer:
@@ -95,6 +122,10 @@ class APIServer:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         served: list[ResourceInfo] | None = None,
     ) -> None:
+        # Prometheus metrics of this server (``instrumentation.py``); storage calls are timed.
+        self.metrics = CollectorRegistry()
+        self.request_metrics = RequestMetrics(self.metrics)
+        storage = InstrumentedStorage(storage, self.metrics)
         self.storage = storage
         self.config = config
         self.now = now
@@ -147,6 +178,10 @@ class APIServer:
             config.kubelet_client_ssl, config.kubelet_address or node_address
         )
         self.handler.kubelets = self.kubelets
+        self.authenticator = config.authenticator
+        self._oidc: oidc.Documents | None = None
+        if config.service_accounts is not None:
+            self._serve_service_accounts(config.service_accounts)
         address = f"{config.bind_address}:{config.port}"
         # metrics.k8s.io is served from the agents' pushed summaries (apiserver/metrics).
         self.resource_metrics = ResourceMetricsAPI(
@@ -168,24 +203,9 @@ class APIServer:
                 now=now,
                 configure=self._configure_custom_store,
             )
-        self.metrics = CollectorRegistry()
-        self._requests = Counter(
-            "apiserver_request_total",
-            "API requests by verb, resource and HTTP code.",
-            ["verb", "group", "resource", "subresource", "code"],
-            registry=self.metrics,
+        self.metrics.register(
+            StorageObjects(lambda: {storage_type(s.prefix): s.cache for s in self.stores.values()})
         )
-        self._latency = Histogram(
-            "apiserver_request_duration_seconds",
-            "API request latency by verb and resource (watches excluded).",
-            ["verb", "group", "resource"],
-            registry=self.metrics,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-        )
-        # The metric children by label values: ``labels()`` validates and locks on every
-        # call, and the label sets a server sees are few.
-        self._request_counts: dict[tuple[str, ...], Any] = {}
-        self._request_latencies: dict[tuple[str, ...], Any] = {}
         self.ready = asyncio.Event()
         self.port = config.port
 
@@ -275,6 +295,33 @@ class APIServer:
         with contextlib.suppress(errors.AlreadyExists):
             await services.create("default", service)
 
+    def _serve_service_accounts(self, tokens: ServiceAccountTokens) -> None:
+        """TokenRequest, the token authenticator after the configured ones, and admission."""
+        self.handler.tokens = TokenIssuer(tokens)
+        if self.authenticator is not None:
+            accounts = ServiceAccountAuthenticator(
+                tokens, self._cached_object, now=lambda: self.now().timestamp()
+            )
+            self.authenticator = UnionAuthenticator([self.authenticator, accounts])
+        pods = self.stores.get(("", "pods"))
+        if pods is not None and ("", "serviceaccounts") in self.stores:
+            plugin = admission.ServiceAccountAdmission(self._service_account, generate_name)
+            pods.mutate_create = plugin.admit_create
+
+    def _cached_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        store = self.stores.get(("", plural))
+        cached = store.cache.get(store.key(namespace, name)) if store is not None else None
+        return cached.obj if cached is not None else None
+
+    async def _service_account(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """From the watch cache; on a miss, once more after it caught up with storage (an
+        account created a moment ago), as upstream falls back to a live lookup."""
+        found = self._cached_object("serviceaccounts", namespace, name)
+        if found is None:
+            await self.stores[("", "serviceaccounts")].sync()
+            found = self._cached_object("serviceaccounts", namespace, name)
+        return found
+
     def _configure_custom_store(self, store: Store) -> None:
         """Give a custom resource's store the server-wide hooks every built-in store has."""
         template = self.stores[CRDS]
@@ -324,14 +371,25 @@ class APIServer:
     ) -> web.StreamResponse:
         started = time.perf_counter()
         info: RequestInfo | None = None
+        labels: tuple[str, ...] | None = None
         try:
             watch = parse_bool("watch", request.query.get("watch"))
             info = parse_request_info(request.method, request.path, watch)
             request[INFO_KEY] = info
+            if info.is_resource_request:
+                labels = request_labels(
+                    info,
+                    request.headers.get("Content-Type", ""),
+                    request.query.get("dryRun") == "All",
+                )
             if not is_public_path(request.path):
                 user = self._authenticate(request)
                 self._authorize(user, info)
-            response = await handler(request)
+            if labels is not None and is_long_running(info):
+                with self.request_metrics.long_running(labels):
+                    response = await handler(request)
+            else:
+                response = await handler(request)
         except errors.StatusError as err:
             response = encoding.status_response(err)
         except web.HTTPException:
@@ -341,22 +399,13 @@ class APIServer:
         except Exception as exc:  # the server keeps serving; the client gets a Status
             log.exception("request failed method=%s path=%s", request.method, request.path)
             response = encoding.status_response(errors.new_internal_error(exc))
-        if info is not None and info.is_resource_request:
-            labels = (info.verb, info.group, info.resource, info.subresource, str(response.status))
-            count = self._request_counts.get(labels)
-            if count is None:
-                count = self._request_counts[labels] = self._requests.labels(*labels)
-            count.inc()
-            if info.verb != "watch":
-                route = labels[:3]
-                latency = self._request_latencies.get(route)
-                if latency is None:
-                    latency = self._request_latencies[route] = self._latency.labels(*route)
-                latency.observe(time.perf_counter() - started)
+        if labels is not None and info is not None:
+            seconds = None if is_long_running(info) else time.perf_counter() - started
+            self.request_metrics.observe(labels, response.status, seconds)
         return response
 
     def _authenticate(self, request: web.Request) -> Any:
-        authenticator = self.config.authenticator
+        authenticator = self.authenticator
         if authenticator is None:
             return None
         peer_der: bytes | None = None
@@ -409,9 +458,13 @@ class APIServer:
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok", content_type="text/plain")
         if path == "/metrics":
-            return web.Response(body=generate_latest(self.metrics), content_type="text/plain")
+            # this server's, then the process's: in ``kyb server`` every component's (as k3s)
+            body = generate_latest(self.metrics) + generate_latest(REGISTRY)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
         if path.startswith("/openapi/v3"):
             return self._openapi(request, path)
+        if path in (oidc.CONFIGURATION_PATH, oidc.JWKS_PATH):
+            return self._issuer_discovery(path)
         if path in ("/api", "/apis"):
             return self._discovery_root(request, path == "/api")
         parts = path.split("/")[1:]
@@ -434,12 +487,41 @@ class APIServer:
             review,
             request.get(USER_KEY),
             info.namespace,
-            self.config.authenticator,
+            self.authenticator,
             self.config.authorizer,
         )
         answered["apiVersion"] = store.info.api_version
         answered["kind"] = store.info.kind
         return encoding.json_response(answered, status=201)
+
+    def _issuer_discovery(self, path: str) -> web.Response:
+        """The OpenID configuration and key set of the service-account token issuer."""
+        tokens = self.config.service_accounts
+        if tokens is None:
+            raise errors.NotFound("the server could not find the requested resource")
+        if self._oidc is None:
+            jwks_uri = tokens.jwks_uri or f"{self.external_url()}{oidc.JWKS_PATH}"
+            self._oidc = oidc.documents(tokens.issuer, jwks_uri, tokens.public_keys)
+        if path == oidc.JWKS_PATH:
+            body, media_type = self._oidc.jwks, oidc.JWKS_MEDIA_TYPE
+        elif self._oidc.configuration is not None:
+            body, media_type = self._oidc.configuration, encoding.JSON
+        else:
+            raise errors.NotFound("the server could not find the requested resource")
+        return web.Response(
+            body=body,
+            headers={"Content-Type": media_type, "Cache-Control": oidc.CACHE_CONTROL},
+        )
+
+    def external_url(self) -> str:
+        """How clients reach this server: its bind address (loopback when it binds them all)."""
+        host = self.config.bind_address
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        scheme = "https" if self.config.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def _document(
         self, request: web.Request, doc: tuple[bytes, str] | None, media_type: str = encoding.JSON

@@ -252,6 +252,9 @@ class Store:
         self._timestamp = _Timestamps()
         #: Checked before an object is created in a namespace (set by the server).
         self.namespace_check: Callable[[str], Awaitable[None]] | None = None
+        #: Mutating admission that reads cluster state (service accounts), on create only,
+        #: after defaulting and before webhooks (set by the server).
+        self.mutate_create: Callable[[ResourceInfo, dict[str, Any]], Awaitable[None]] | None = None
         #: Validating admission with side effects (quota), after validation (set by the server).
         self.admit_create: (
             Callable[[ResourceInfo, str, dict[str, Any], bool], Awaitable[None]] | None
@@ -486,6 +489,8 @@ class Store:
         self._default(self.info, obj)
         # Owned as defaulted, before server-set fields (uid, status, allocations), as upstream.
         obj = self._record(None, obj, field_manager, "")
+        if self.mutate_create is not None:
+            await self.mutate_create(self.info, obj)
         if admission is not None:
             # Webhooks see the object before the server sets uid and a generated name.
             mutated = await admission.mutate(obj, None)
