@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from kybernetes.testing.grpchealth import HealthServer
 from kybernetes.testing.images import busybox_image
 from tests.e2e.conftest import Cluster, RealNodeCluster, real_node_cluster
 
@@ -308,3 +309,307 @@ def test_readiness_probe_gates_ready_and_restart_keeps_containers(node: RealNode
     after = get(restarted, "web")["status"]["containerStatuses"][0]
     assert after["containerID"] == before["containerID"]
     assert after["restartCount"] == before["restartCount"]
+
+
+def events(cluster: Cluster, name: str) -> list[dict[str, Any]]:
+    items = json.loads(cluster.kubectl("get", "events", "-o", "json").stdout)["items"]
+    return [e for e in items if e["involvedObject"].get("name") == name]
+
+
+def container_status(cluster: Cluster, name: str) -> dict[str, Any]:
+    statuses = get(cluster, name)["status"].get("containerStatuses") or [{}]
+    return dict(statuses[0])
+
+
+def finished_logs(cluster: Cluster, name: str) -> list[str]:
+    """The logs of a restartPolicy Never pod once it has ended (asserting it succeeded)."""
+    wait_until(lambda: phase(cluster, name) in ("Succeeded", "Failed"), what=f"pod {name}")
+    logs = cluster.kubectl("logs", name).stdout
+    assert phase(cluster, name) == "Succeeded", logs
+    return logs.splitlines()
+
+
+def test_failing_liveness_probe_restarts_the_container(cluster: Cluster) -> None:
+    live = container(
+        "live",
+        "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600",
+        livenessProbe={
+            "exec": {"command": ["cat", "/tmp/healthy"]},
+            "periodSeconds": 1,
+            "failureThreshold": 1,
+        },
+    )
+    cluster.kubectl("apply", "-f", "-", input=pod("live", [live], terminationGracePeriodSeconds=1))
+    wait_until(
+        lambda: container_status(cluster, "live").get("restartCount", 0) >= 1,
+        timeout=60,
+        what="the liveness restart",
+    )
+    status = container_status(cluster, "live")
+    assert status["lastState"]["terminated"]["exitCode"] == 137  # killed after the grace
+    reasons = {(e["reason"], e["message"].strip()) for e in events(cluster, "live")}
+    assert (
+        "Unhealthy",
+        "Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory",
+    ) in reasons
+    assert ("Killing", "Container live failed liveness probe, will be restarted") in reasons
+    described = cluster.kubectl("describe", "pod", "live").stdout
+    assert "Liveness probe failed" in described
+
+
+def test_config_map_secret_and_downward_api_volumes(cluster: Cluster) -> None:
+    cluster.kubectl("create", "configmap", "app-config", "--from-literal=greeting=hello")
+    cluster.kubectl("create", "secret", "generic", "app-secret", "--from-literal=password=s3cret")
+    report = (
+        'echo "cm=$(cat /cm/greeting) item=$(cat /items/custom/path) '
+        "secret=$(cat /secret/password) name=$(cat /info/name) labels=$(cat /info/labels) "
+        'cpu=$(cat /info/cpu)"'
+    )
+    app = container(
+        "app",
+        f"while true; do {report}; sleep 0.5; done",
+        resources={"limits": {"cpu": "250m", "memory": "32Mi"}},
+        volumeMounts=[
+            {"name": "cm", "mountPath": "/cm"},
+            {"name": "items", "mountPath": "/items"},
+            {"name": "secret", "mountPath": "/secret"},
+            {"name": "info", "mountPath": "/info"},
+        ],
+    )
+    body = json.loads(
+        pod(
+            "volumes",
+            [app],
+            volumes=[
+                {"name": "cm", "configMap": {"name": "app-config"}},
+                {
+                    "name": "items",
+                    "configMap": {
+                        "name": "app-config",
+                        "items": [{"key": "greeting", "path": "custom/path"}],
+                    },
+                },
+                {"name": "secret", "secret": {"secretName": "app-secret", "defaultMode": 0o400}},
+                {
+                    "name": "info",
+                    "downwardAPI": {
+                        "items": [
+                            {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+                            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                            {
+                                "path": "cpu",
+                                "resourceFieldRef": {
+                                    "containerName": "app",
+                                    "resource": "limits.cpu",
+                                    "divisor": "1m",
+                                },
+                            },
+                        ]
+                    },
+                },
+            ],
+        )
+    )
+    body["metadata"]["labels"] = {"tier": "web"}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(body))
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/volumes", "--timeout=60s")
+
+    def last_line() -> str:
+        lines = cluster.kubectl("logs", "volumes", "--tail=1").stdout.splitlines()
+        return lines[-1] if lines else ""
+
+    expected = 'cm=hello item=hello secret=s3cret name=volumes labels=tier="web" cpu=250'
+    wait_until(lambda: last_line() == expected, timeout=20, what=f"{expected!r} in the logs")
+    cluster.kubectl("patch", "configmap", "app-config", "-p", '{"data":{"greeting":"bonjour"}}')
+    updated = expected.replace("hello", "bonjour")
+    wait_until(lambda: last_line() == updated, timeout=30, what="the configMap update")
+
+
+def test_fs_group_owns_volumes_and_joins_the_processes(cluster: Cluster) -> None:
+    cluster.kubectl("create", "secret", "generic", "group-secret", "--from-literal=key=k3y")
+    script = (
+        "id; stat -c '%g %a' /data; touch /data/new && stat -c '%g' /data/new; "
+        "stat -L -c '%g %a' /secret/key; cat /secret/key; echo"
+    )
+    app = container(
+        "app",
+        script,
+        volumeMounts=[
+            {"name": "data", "mountPath": "/data"},
+            {"name": "secret", "mountPath": "/secret"},
+        ],
+    )
+    spec = pod(
+        "fsgroup",
+        [app],
+        restartPolicy="Never",
+        securityContext={
+            "runAsUser": 1000,
+            "runAsGroup": 3000,
+            "fsGroup": 2000,
+            "supplementalGroups": [4000],
+        },
+        volumes=[
+            {"name": "data", "emptyDir": {}},
+            {"name": "secret", "secret": {"secretName": "group-secret", "defaultMode": 0o400}},
+        ],
+    )
+    cluster.kubectl("apply", "-f", "-", input=spec)
+    assert finished_logs(cluster, "fsgroup") == [
+        "uid=1000 gid=3000 groups=2000,3000,4000",
+        "2000 2777",  # the emptyDir: group-owned, setgid, writable by all (upstream's 0777)
+        "2000",  # a new file inherits the group
+        "2000 440",  # the secret: defaultMode 0400 plus group read, readable through fsGroup
+        "k3y",
+    ]
+
+
+UNSHARE = "unshare -U true && echo unshared || echo refused; echo still-working"
+
+
+def test_seccomp_runtime_default_blocks_unshare(node: RealNodeCluster) -> None:
+    cluster = node.current
+    confined = pod(
+        "confined",
+        [container("c", UNSHARE)],
+        restartPolicy="Never",
+        securityContext={"seccompProfile": {"type": "RuntimeDefault"}},
+    )
+    cluster.kubectl("apply", "-f", "-", input=confined)
+    free = pod("unconfined", [container("c", UNSHARE)], restartPolicy="Never")
+    cluster.kubectl("apply", "-f", "-", input=free)
+    assert sorted(finished_logs(cluster, "confined")) == [
+        "refused",
+        "still-working",
+        "unshare: unshare(0x10000000): Operation not permitted",  # EPERM, the filter's answer
+    ]
+    assert finished_logs(cluster, "unconfined") == ["unshared", "still-working"]
+    # Localhost profiles come from <agent data dir>/seccomp; a missing one fails the container
+    profiles = node.data / "agent" / "seccomp" / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True)
+    (profiles / "no-mkdir.json").write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [
+                    {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+                ],
+            }
+        )
+    )
+    local = container(
+        "c",
+        "mkdir /tmp/x 2>/dev/null && echo made || echo mkdir-refused",
+        securityContext={
+            "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/no-mkdir.json"}
+        },
+    )
+    cluster.kubectl("apply", "-f", "-", input=pod("localhost", [local], restartPolicy="Never"))
+    assert finished_logs(cluster, "localhost") == ["mkdir-refused"]
+    missing = container(
+        "c",
+        "true",
+        securityContext={
+            "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/gone.json"}
+        },
+    )
+    cluster.kubectl("apply", "-f", "-", input=pod("no-profile", [missing]))
+
+    def waiting() -> dict[str, Any]:
+        return dict(container_status(cluster, "no-profile").get("state", {}).get("waiting") or {})
+
+    wait_until(lambda: waiting().get("reason") == "CreateContainerError", what="the failure")
+    path = profiles / "gone.json"
+    assert (
+        f'cannot load seccomp profile "{path}": open {path}: no such file' in waiting()["message"]
+    )
+
+
+def test_run_as_non_root(cluster: Cluster) -> None:
+    cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=pod(
+            "rooted",
+            [container("app", "id -u")],
+            restartPolicy="Never",
+            securityContext={"runAsNonRoot": True},
+        ),
+    )
+
+    def waiting() -> dict[str, Any]:
+        return dict(container_status(cluster, "rooted").get("state", {}).get("waiting") or {})
+
+    wait_until(lambda: bool(waiting().get("message")), what="the refusal")
+    uid = get(cluster, "rooted")["metadata"]["uid"]
+    assert waiting() == {
+        "reason": "CreateContainerConfigError",
+        "message": "container has runAsNonRoot and image will run as root "
+        f'(pod: "rooted_default({uid})", container: app)',
+    }
+    allowed = pod(
+        "nonroot",
+        [container("app", "id -u", securityContext={"runAsUser": 1000})],
+        restartPolicy="Never",
+        securityContext={"runAsNonRoot": True},
+    )
+    cluster.kubectl("apply", "-f", "-", input=allowed)
+    assert finished_logs(cluster, "nonroot") == ["1000"]
+
+
+def test_read_only_root_filesystem_and_capabilities(cluster: Cluster) -> None:
+    script = (
+        "touch /rootfs-file 2>&1; echo > /scratch/ok && echo scratch-writable; "
+        "grep CapEff /proc/self/status; chown 1 /scratch/ok 2>/dev/null || echo chown-refused"
+    )
+    locked = container(
+        "app",
+        script,
+        securityContext={
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+        },
+        volumeMounts=[{"name": "scratch", "mountPath": "/scratch"}],
+    )
+    spec = pod(
+        "locked", [locked], restartPolicy="Never", volumes=[{"name": "scratch", "emptyDir": {}}]
+    )
+    cluster.kubectl("apply", "-f", "-", input=spec)
+    assert finished_logs(cluster, "locked") == [
+        "touch: /rootfs-file: Read-only file system",
+        "scratch-writable",
+        "CapEff:\t0000000000000400",  # CAP_NET_BIND_SERVICE alone
+        "chown-refused",  # root without CAP_CHOWN
+    ]
+
+
+def node_ip(cluster: Cluster) -> str:
+    (item,) = json.loads(cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    return next(a["address"] for a in item["status"]["addresses"] if a["type"] == "InternalIP")
+
+
+def ready(cluster: Cluster, name: str) -> bool:
+    conditions = get(cluster, name)["status"].get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def test_grpc_readiness_probe_of_a_host_network_pod(cluster: Cluster) -> None:
+    with HealthServer(node_ip(cluster)) as server:
+        probed = container(
+            "app",
+            "exec sleep 3600",
+            readinessProbe={"grpc": {"port": server.port}, "periodSeconds": 1},
+        )
+        cluster.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=pod("grpc", [probed], hostNetwork=True, terminationGracePeriodSeconds=0),
+        )
+        cluster.kubectl("wait", "--for=condition=Ready", "pod/grpc", "--timeout=60s")
+        assert server.calls >= 1
+        server.statuses[""] = "NOT_SERVING"
+        wait_until(lambda: not ready(cluster, "grpc"), timeout=30, what="the pod to be unready")
+    messages = {e["message"] for e in events(cluster, "grpc") if e["reason"] == "Unhealthy"}
+    assert 'Readiness probe failed: service unhealthy (responded with "NOT_SERVING")' in messages

@@ -127,7 +127,7 @@ async def test_security_context(harness: Harness) -> None:
     nnp = await exec_in(SecurityContext(no_new_privs=True), "grep NoNewPrivs /proc/self/status")
     assert nnp.split()[1] == b"1"
     seccomp = await exec_in(
-        SecurityContext(seccomp_runtime_default=True), "grep Seccomp: /proc/self/status"
+        SecurityContext(seccomp_profile="RuntimeDefault"), "grep Seccomp: /proc/self/status"
     )
     assert seccomp.split()[1] == b"2"
     await rt.remove_pod_sandbox(sid)

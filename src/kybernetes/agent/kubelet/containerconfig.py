@@ -91,31 +91,87 @@ def sandbox_config(
     return config, warnings
 
 
-def security_context(pod: Mapping[str, Any], container: Mapping[str, Any]) -> SecurityContext:
-    """The container's securityContext over the pod's (the container's fields win)."""
+def _effective(pod: Mapping[str, Any], container: Mapping[str, Any], key: str) -> Any:
+    """A securityContext field: the container's, else the pod's."""
+    value = (container.get("securityContext") or {}).get(key)
+    if value is None:
+        value = ((pod.get("spec") or {}).get("securityContext") or {}).get(key)
+    return value
+
+
+def seccomp_profile(
+    pod: Mapping[str, Any], container: Mapping[str, Any], profile_root: str
+) -> tuple[str, str]:
+    """(type, Localhost profile path): the container's seccompProfile, else the pod's; a
+    Localhost profile is ``<profile_root>/<localhostProfile>``, as the kubelet resolves it."""
+    profile = _effective(pod, container, "seccompProfile") or {}
+    kind = str(profile.get("type") or "")
+    if kind != "Localhost":
+        return kind, ""
+    relative = posixpath.normpath(str(profile.get("localhostProfile") or ""))
+    if not relative or relative == "." or posixpath.isabs(relative) or relative.startswith(".."):
+        raise ConfigError(
+            f"localhostProfile {profile.get('localhostProfile')!r} must be a relative path "
+            "under the node's seccomp profile directory"
+        )
+    return kind, os.path.join(profile_root, relative)
+
+
+def security_context(
+    pod: Mapping[str, Any], container: Mapping[str, Any], seccomp_root: str = ""
+) -> SecurityContext:
+    """The container's securityContext over the pod's (the container's fields win).
+
+    The process's supplementary groups are the pod's fsGroup, then its supplementalGroups,
+    as the kubelet passes them on."""
     pod_sc = (pod.get("spec") or {}).get("securityContext") or {}
     sc = container.get("securityContext") or {}
-
-    def pick(key: str) -> Any:
-        return sc.get(key) if sc.get(key) is not None else pod_sc.get(key)
-
     caps = sc.get("capabilities") or {}
-    seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
-    groups = [int(g) for g in pod_sc.get("supplementalGroups") or ()]
-    if pod_sc.get("fsGroup") is not None:
-        groups.append(int(pod_sc["fsGroup"]))
+    seccomp, localhost = seccomp_profile(pod, container, seccomp_root)
+    groups = [] if pod_sc.get("fsGroup") is None else [int(pod_sc["fsGroup"])]
+    groups += [int(g) for g in pod_sc.get("supplementalGroups") or ()]
     escalation = sc.get("allowPrivilegeEscalation")
     return SecurityContext(
-        run_as_user=pick("runAsUser"),
-        run_as_group=pick("runAsGroup"),
+        run_as_user=_effective(pod, container, "runAsUser"),
+        run_as_group=_effective(pod, container, "runAsGroup"),
         supplemental_groups=tuple(groups),
         readonly_rootfs=bool(sc.get("readOnlyRootFilesystem")),
         privileged=bool(sc.get("privileged")),
         no_new_privs=escalation is False,
         capabilities_add=tuple(str(c) for c in caps.get("add") or ()),
         capabilities_drop=tuple(str(c) for c in caps.get("drop") or ()),
-        seccomp_runtime_default=seccomp == "RuntimeDefault",
+        seccomp_profile=seccomp,
+        seccomp_localhost=localhost,
     )
+
+
+def verify_run_as_non_root(
+    pod: Mapping[str, Any], container: Mapping[str, Any], image_user: str
+) -> None:
+    """Upstream's ``verifyRunAsNonRoot``: with runAsNonRoot, a container that would run as
+    root (its runAsUser, else the image's USER, else root) is not created.
+
+    Raises ``ConfigError`` (CreateContainerConfigError) with the kubelet's messages."""
+    if not _effective(pod, container, "runAsNonRoot"):
+        return
+    meta = pod.get("metadata") or {}
+    where = (
+        f'(pod: "{meta.get("name")}_{meta.get("namespace")}({meta.get("uid")})", '
+        f"container: {container.get('name')})"
+    )
+    run_as_user = _effective(pod, container, "runAsUser")
+    if run_as_user is not None:
+        if int(run_as_user) == 0:
+            raise ConfigError(f"container's runAsUser breaks non-root policy {where}")
+        return
+    user = image_user.split(":", 1)[0]
+    if not user or (user.isdigit() and int(user) == 0):
+        raise ConfigError(f"container has runAsNonRoot and image will run as root {where}")
+    if not user.isdigit():
+        raise ConfigError(
+            f"container has runAsNonRoot and image has non-numeric user ({user}), cannot "
+            f"verify user is non-root {where}"
+        )
 
 
 def volume_mounts(
@@ -174,6 +230,7 @@ def container_config(
     termination_file: str,
     pids_limit: int = 0,
     init: bool = False,
+    seccomp_root: str = "",
 ) -> ContainerConfig:
     name = str(container.get("name", ""))
     spec = pod.get("spec") or {}
@@ -200,9 +257,10 @@ def container_config(
         env=tuple(env),
         mounts=tuple(all_mounts),
         resources=runtime_resources(container, pids_limit),
-        security=security_context(pod, container),
+        security=security_context(pod, container, seccomp_root),
         log_path=os.path.join(name, f"{restart_count}.log"),
         stdin=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdinOnce")),
         tty=bool(container.get("tty")),
         attempt=restart_count,
         labels=L.container_labels(pod, name),

@@ -1,12 +1,12 @@
-"""Running a probe or lifecycle-hook action against a container: exec, httpGet, tcpSocket.
+"""Running a probe or lifecycle-hook action against a container: exec, httpGet, tcpSocket, grpc.
 
 ``run_action`` performs one ``exec`` (through the runtime's ``exec_sync``), ``httpGet`` (a
 2xx or 3xx answer succeeds; host defaults to the pod IP, a named port is looked up in the
 container's ports) or ``tcpSocket`` (a connection succeeds) within ``time_limit`` seconds, and
 returns an ``ActionResult`` whose ``output`` reads like upstream's probe messages
 (``HTTP probe failed with statuscode: 500``, ``dial tcp 10.42.0.5:80: connect: connection
-refused``). ``grpc`` needs a gRPC client the project does not depend on: it is reported as
-unsupported, which probes treat as success (upstream's "unknown" result keeps the container).
+refused``) or ``grpc`` (a ``grpc.health.v1.Health/Check`` of the pod IP answering SERVING:
+``grpcprobe.py``).
 
 Invariant: never raises for a failing action; the answer is a value.
 """
@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import aiohttp
 
+from kybernetes.agent.kubelet import grpcprobe
 from kybernetes.agent.runtime.interface import RuntimeError_, RuntimeService
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ MAX_OUTPUT: Final = 10 * 1024
 class ActionResult:
     success: bool
     output: str = ""
-    unknown: bool = False
 
 
 def resolve_port(port: Any, container: Mapping[str, Any]) -> int | None:
@@ -68,7 +68,7 @@ async def run_action(
     if action.get("sleep") is not None:
         return ActionResult(True)
     if action.get("grpc") is not None:
-        return ActionResult(True, "grpc probes are not supported by this agent", unknown=True)
+        return await _grpc(action["grpc"], pod_ip, time_limit)
     return ActionResult(False, "missing probe handler")
 
 
@@ -147,3 +147,11 @@ async def _tcp(
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return ActionResult(True)
+
+
+async def _grpc(spec: Mapping[str, Any], pod_ip: str, time_limit: float) -> ActionResult:
+    port = spec.get("port")
+    if not isinstance(port, int) or not pod_ip:
+        return ActionResult(False, f"unable to resolve port or host: port={port}")
+    ok, message = await grpcprobe.check(pod_ip, port, str(spec.get("service") or ""), time_limit)
+    return ActionResult(ok, message)

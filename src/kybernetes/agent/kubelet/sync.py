@@ -81,6 +81,8 @@ class SyncSettings:
     node_dns: DNSConfig | None
     host_ips: Sequence[str]
     pids_limit: int = 0
+    #: where Localhost seccomp profiles are (``<agent data dir>/seccomp``)
+    seccomp_root: str = ""
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -136,6 +138,7 @@ class PodSyncer:
         spec = pod.get("spec") or {}
         policy = str(spec.get("restartPolicy") or "Always")
         try:
+            await self.volumes.prepare(pod)
             paths, notes = self.volumes.setup(pod)
         except VolumeError as exc:
             self.record(pod, "Warning", "FailedMount", str(exc))
@@ -433,26 +436,28 @@ class PodSyncer:
                 )
             }
             mounts = cc.volume_mounts(container, paths, read_only)
+            cc.verify_run_as_non_root(pod, container, image.config.user)
+            message_file = cc.termination_message_file(
+                self.volumes.pod_dir(str(pod["metadata"]["uid"])), name, restart_count
+            )
+            return cc.container_config(
+                pod,
+                container,
+                image=image.id or str(container.get("image", "")),
+                command=command,
+                args=args,
+                env=env,
+                mounts=mounts,
+                restart_count=restart_count,
+                termination_file=message_file,
+                pids_limit=self.settings.pids_limit,
+                init=init,
+                seccomp_root=self.settings.seccomp_root,
+            )
         except (EnvError, cc.ConfigError) as exc:
             ctx.waiting[name] = Waiting("CreateContainerConfigError", str(exc))
             self.record(pod, "Warning", "Failed", f"Error: {exc}")
             return None
-        message_file = cc.termination_message_file(
-            self.volumes.pod_dir(str(pod["metadata"]["uid"])), name, restart_count
-        )
-        return cc.container_config(
-            pod,
-            container,
-            image=image.id or str(container.get("image", "")),
-            command=command,
-            args=args,
-            env=env,
-            mounts=mounts,
-            restart_count=restart_count,
-            termination_file=message_file,
-            pids_limit=self.settings.pids_limit,
-            init=init,
-        )
 
     async def _gc(self, state: PodRuntimeState) -> None:
         """Remove exited instances beyond the newest ``KEEP_INSTANCES`` of each container."""

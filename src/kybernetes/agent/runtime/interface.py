@@ -107,7 +107,10 @@ class SecurityContext:
     no_new_privs: bool = False
     capabilities_add: Sequence[str] = ()
     capabilities_drop: Sequence[str] = ()
-    seccomp_runtime_default: bool = False
+    #: seccompProfile.type: "RuntimeDefault", "Localhost" (``seccomp_localhost`` is then the
+    #: profile file's absolute path), "Unconfined"; "" (unset) is unconfined, as upstream
+    seccomp_profile: str = ""
+    seccomp_localhost: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class ContainerConfig:
     security: SecurityContext = field(default_factory=SecurityContext)
     log_path: str = ""  # relative to the sandbox's log_directory
     stdin: bool = False
+    stdin_once: bool = False  # the first attach's end of input closes stdin
     tty: bool = False
     attempt: int = 0
     labels: Mapping[str, str] = field(default_factory=dict)

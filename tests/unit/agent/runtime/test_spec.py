@@ -63,20 +63,23 @@ def test_user_comes_from_the_security_context_else_the_image(tmp_path: Path) -> 
     (tmp_path / "etc" / "passwd").write_text("root:x:0:0::/:/bin/sh\napp:x:1000:1001::/:/bin/sh\n")
     (tmp_path / "etc" / "group").write_text("root:x:0:\napp:x:1001:\nextra:x:2000:app\n")
     image = ImageConfig(user="app")
+    # as containerd: the primary group first, then the image's groups of the user, then the
+    # pod's (fsGroup, supplementalGroups)
     assert spec.resolve_user(str(tmp_path), config(), image) == {
         "uid": 1000,
         "gid": 1001,
-        "additionalGids": [2000],
+        "additionalGids": [1001, 2000],
     }
-    sec = SecurityContext(run_as_user=7, run_as_group=8, supplemental_groups=(9,))
+    sec = SecurityContext(run_as_user=7, run_as_group=8, supplemental_groups=(9, 8))
     assert spec.resolve_user(str(tmp_path), config(security=sec), image) == {
         "uid": 7,
         "gid": 8,
-        "additionalGids": [9],
+        "additionalGids": [8, 9],
     }
     assert spec.resolve_user(str(tmp_path), config(), ImageConfig(user="5:6")) == {
         "uid": 5,
         "gid": 6,
+        "additionalGids": [6],
     }
     with pytest.raises(RuntimeError_, match="no user"):
         spec.resolve_user(str(tmp_path), config(), ImageConfig(user="ghost"))
@@ -101,7 +104,7 @@ def test_spec_shape() -> None:
         command=("sleep", "1"),
         mounts=(Mount("/data", "/host/data", readonly=True),),
         resources=Resources(cpu_shares=256, cpu_quota=50_000, memory_limit=1 << 20, pids_limit=9),
-        security=SecurityContext(readonly_rootfs=True, seccomp_runtime_default=True),
+        security=SecurityContext(readonly_rootfs=True, seccomp_profile="RuntimeDefault"),
     )
     oci = spec.build(c, IMAGE, "/rootfs", POD, "/kyb/pod-1/c1", list(CAPABILITIES))
     assert oci["root"] == {"path": "/rootfs", "readonly": True}
@@ -129,7 +132,10 @@ def test_spec_shape() -> None:
     assert "rbind" in mounts["/data"]["options"]
     assert "/proc/kcore" in oci["linux"]["maskedPaths"]
     assert "/proc/sys" in oci["linux"]["readonlyPaths"]
-    assert oci["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW"
+    assert oci["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert (
+        "seccomp" not in spec.build(config(command=("true",)), IMAGE, "/r", POD, "/p", [])["linux"]
+    )
 
 
 def test_host_network_pods_use_the_hosts_namespaces() -> None:

@@ -3,11 +3,16 @@
 Each pod's volumes live under ``<data_dir>/pods/<uid>/volumes/<plugin>/<name>`` (upstream's
 plugin names: ``kubernetes.io~empty-dir``, ``~configmap``, ``~secret``, ``~downward-api``,
 ``~projected``); hostPath volumes are the host's path itself, checked or created by ``type``.
-Secret volumes and ``emptyDir.medium: Memory`` are tmpfs mounts when the agent may mount
-(root), sized by ``sizeLimit``; otherwise plain directories. ``setup`` is idempotent and is
-called on every pod sync, so configMap, secret, downwardAPI and projected contents follow
-their sources (written atomically, ``writer.py``). Persistent volume claims and other sources
-go through ``attach`` hooks a later storage layer provides; without one the pod waits.
+Secret, projected and ``emptyDir.medium: Memory`` volumes are tmpfs mounts when the agent may
+mount (root), sized by ``sizeLimit``; otherwise plain directories. ``prepare`` (async) fetches
+what the files need from the API first: service-account tokens (``tokens.py``). ``setup`` is
+idempotent and is called on every pod sync, so configMap, secret, downwardAPI and projected
+contents follow their sources, and tokens are refreshed (written atomically, ``writer.py``).
+Persistent volume claims and other sources go through ``attach`` hooks a later storage layer
+provides; without one the pod waits.
+Directories are created ``0777`` (tmpfs ``1777``) as upstream's emptyDir; with a pod
+``fsGroup`` they are given to that group (``ownership.py``) when created, attached, or
+rewritten (before the new content is visible).
 
 Invariant: ``teardown`` leaves nothing of the pod's volumes mounted or on disk (hostPath
 contents are the host's and are never touched).
@@ -24,8 +29,9 @@ import stat
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from kybernetes.agent.kubelet.volumes import writer
+from kybernetes.agent.kubelet.volumes import ownership, writer
 from kybernetes.agent.kubelet.volumes.render import Lookup, VolumeError, render_volume
+from kybernetes.agent.kubelet.volumes.tokens import TokenManager
 from kybernetes.api.quantity import QuantityError, parse_quantity
 
 log = logging.getLogger(__name__)
@@ -47,7 +53,7 @@ def _libc() -> ctypes.CDLL:
 
 
 def mount_tmpfs(target: str, size: int = 0) -> None:
-    data = f"mode=0755,size={size}" if size > 0 else "mode=0755"
+    data = f"mode=1777,size={size}" if size > 0 else "mode=1777"  # tmpfs's default, as upstream
     if _libc().mount(b"tmpfs", target.encode(), b"tmpfs", 0, data.encode()) != 0:
         err = ctypes.get_errno()
         raise VolumeError(f"mount tmpfs on {target}: {os.strerror(err)}")
@@ -64,6 +70,18 @@ def is_mount(path: str) -> bool:
             return any(line.split()[4] == path for line in f)
     except OSError:
         return False
+
+
+def remove_pod_dir(pod_dir: str) -> None:
+    """Unmount the pod's volumes (``volumes/<plugin>/<name>``), then remove its directory."""
+    root = os.path.join(pod_dir, "volumes")
+    if os.path.isdir(root):
+        for plugin in os.listdir(root):
+            for name in os.listdir(os.path.join(root, plugin)):
+                path = os.path.join(root, plugin, name)
+                if is_mount(path):
+                    unmount(path)
+    shutil.rmtree(pod_dir, ignore_errors=True)
 
 
 def _host_path(volume: Mapping[str, Any]) -> str:
@@ -114,6 +132,7 @@ class VolumeManager:
         allocatable: Callable[[], Mapping[str, str]],
         use_tmpfs: bool = False,
         attachers: Mapping[str, Attacher] | None = None,
+        tokens: TokenManager | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.configmaps = configmaps
@@ -121,9 +140,16 @@ class VolumeManager:
         self.allocatable = allocatable
         self.use_tmpfs = use_tmpfs
         self.attachers = dict(attachers or {})
+        #: Service-account tokens for projected volumes (None: such sources are left out).
+        self.tokens = tokens
 
     def pod_dir(self, uid: str) -> str:
         return os.path.join(self.data_dir, "pods", uid)
+
+    async def prepare(self, pod: Obj) -> None:
+        """What ``setup`` needs from the API first: the pod's service-account tokens."""
+        if self.tokens is not None:
+            await self.tokens.prepare(pod)
 
     def setup(self, pod: Obj) -> tuple[dict[str, str], list[str]]:
         """Every volume of ``pod`` ready; (name -> host path, notes on what was left out).
@@ -150,25 +176,35 @@ class VolumeManager:
         if kind is None:
             for key, attach in self.attachers.items():
                 if volume.get(key) is not None:
-                    return attach(pod, volume)
+                    attached = attach(pod, volume)
+                    own = ownership.for_volume(pod, key)
+                    if own is not None:
+                        own(attached)
+                    return attached
             raise VolumeError("volume type not supported on this node")
         path = os.path.join(self.pod_dir(uid), "volumes", PLUGINS[kind], name)
         fresh = not os.path.isdir(path)
+        own = ownership.for_volume(pod, kind)
         os.makedirs(path, exist_ok=True)
-        if fresh and self.use_tmpfs:
-            if kind == "secret":
-                mount_tmpfs(path)
-            elif kind == "emptyDir" and volume["emptyDir"].get("medium") == "Memory":
-                mount_tmpfs(path, _size(volume["emptyDir"].get("sizeLimit")))
+        if fresh:
+            os.chmod(path, 0o777)  # upstream's emptyDir (and the directory under the others)
+            if self.use_tmpfs:
+                if kind in ("secret", "projected"):  # projected: tokens stay off disk
+                    mount_tmpfs(path)
+                elif kind == "emptyDir" and volume["emptyDir"].get("medium") == "Memory":
+                    mount_tmpfs(path, _size(volume["emptyDir"].get("sizeLimit")))
+            if own is not None:
+                own(path)
         rendered = render_volume(
             volume,
             pod,
             configmaps=self.configmaps,
             secrets=self.secrets,
             allocatable=self.allocatable(),
+            tokens=self.tokens.token if self.tokens is not None else None,
         )
         if rendered is not None:
-            if writer.write(path, rendered.files):
+            if writer.write(path, rendered.files, prepare=own):
                 log.info(
                     "volume content written pod=%s volume=%s files=%d",
                     uid,
@@ -176,22 +212,16 @@ class VolumeManager:
                     len(rendered.files),
                 )
             notes.extend(
-                f'volume "{name}": projected source {p!r} left out: the API server has no '
-                "TokenRequest API"
+                f'volume "{name}": projected source {p!r} left out: not supported on this node'
                 for p in rendered.skipped
             )
         return path
 
     def teardown(self, uid: str) -> None:
         """Unmount and remove everything of the pod's volumes (and its pod directory)."""
-        root = os.path.join(self.pod_dir(uid), "volumes")
-        if os.path.isdir(root):
-            for plugin in os.listdir(root):
-                for name in os.listdir(os.path.join(root, plugin)):
-                    path = os.path.join(root, plugin, name)
-                    if is_mount(path):
-                        unmount(path)
-        shutil.rmtree(self.pod_dir(uid), ignore_errors=True)
+        remove_pod_dir(self.pod_dir(uid))
+        if self.tokens is not None:
+            self.tokens.forget(uid)
 
     def known_pods(self) -> list[str]:
         try:

@@ -9,8 +9,10 @@ Pure functions from the volume source and the objects it names to ``{relative pa
   annotation) and ``resourceFieldRef`` items; a map is ``key="value"`` lines sorted by key
   with no final newline (``fieldpath.FormatMap``);
 - projected: the union of its sources under one ``defaultMode``; a ``serviceAccountToken``
-  source needs the TokenRequest API, which this API server does not serve yet, so it is left
-  out (``skipped`` says so).
+  source is the token ``tokens`` returns for it (``tokens.py``), mode 0600 and owned by the
+  pods' common ``runAsUser`` when the pod has one or an ``fsGroup`` (whose ownership change
+  then adds group read), as upstream's projected plugin; without ``tokens`` it is left out
+  (``skipped`` says so). ``clusterTrustBundle`` sources are left out.
 
 Invariant: the same inputs always give the same files; paths never escape the volume.
 """
@@ -28,7 +30,10 @@ from kybernetes.agent.kubelet.resources import ResourceError, resource_value
 
 Obj = dict[str, Any]
 Lookup = Callable[[str, str], "Obj | None"]
+#: (pod, serviceAccountToken source) -> the token; raises VolumeError when there is none.
+TokenLookup = Callable[[Mapping[str, Any], Mapping[str, Any]], bytes]
 DEFAULT_MODE: Final = 0o644
+TOKEN_OWNER_MODE: Final = 0o600
 
 
 class VolumeError(ValueError):
@@ -39,6 +44,9 @@ class VolumeError(ValueError):
 class File:
     data: bytes
     mode: int = DEFAULT_MODE
+    #: The file's owner (uid), when not the agent's; not part of equality: it is fixed for
+    #: the life of a pod, and what is on disk is compared by content and mode.
+    owner: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -156,6 +164,36 @@ def downward_files(
     }
 
 
+def effective_run_as_user(pod: Mapping[str, Any], container: Mapping[str, Any]) -> int | None:
+    """``DetermineEffectiveRunAsUser``: the container's runAsUser, else the pod's."""
+    own = (container.get("securityContext") or {}).get("runAsUser")
+    if own is not None:
+        return int(own)
+    shared = ((pod.get("spec") or {}).get("securityContext") or {}).get("runAsUser")
+    return None if shared is None else int(shared)
+
+
+def fs_user(pod: Mapping[str, Any]) -> int | None:
+    """``FsUserFrom``: the user every (init) container runs as, when they all name one."""
+    spec = pod.get("spec") or {}
+    user: int | None = None
+    for container in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]:
+        effective = effective_run_as_user(pod, container)
+        if effective is None or (user is not None and user != effective):
+            return None
+        user = effective
+    return user
+
+
+def token_file(pod: Mapping[str, Any], data: bytes, default_mode: int) -> File:
+    """A service-account token file: private to the pod's user or fsGroup when it has one."""
+    owner = fs_user(pod)
+    has_group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup") is not None
+    if owner is None and not has_group:
+        return File(data, default_mode)
+    return File(data, TOKEN_OWNER_MODE, owner)
+
+
 def projected_files(
     source: Mapping[str, Any],
     pod: Mapping[str, Any],
@@ -163,6 +201,7 @@ def projected_files(
     configmaps: Lookup,
     secrets: Lookup,
     allocatable: Mapping[str, str],
+    tokens: TokenLookup | None = None,
 ) -> Rendered:
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
     mode = _mode(source.get("defaultMode"), DEFAULT_MODE)
@@ -175,7 +214,12 @@ def projected_files(
         elif part.get("downwardAPI") is not None:
             out.files.update(downward_files(part["downwardAPI"], pod, allocatable, mode))
         elif part.get("serviceAccountToken") is not None:
-            out.skipped.append(str(part["serviceAccountToken"].get("path", "token")))
+            token_source = part["serviceAccountToken"]
+            if tokens is None:
+                out.skipped.append(str(token_source.get("path", "token")))
+            else:
+                path = _clean(str(token_source.get("path", "")))
+                out.files[path] = token_file(pod, tokens(pod, token_source), mode)
         elif part.get("clusterTrustBundle") is not None:
             out.skipped.append(str(part["clusterTrustBundle"].get("path", "")))
     return out
@@ -188,6 +232,7 @@ def render_volume(
     configmaps: Lookup,
     secrets: Lookup,
     allocatable: Mapping[str, str],
+    tokens: TokenLookup | None = None,
 ) -> Rendered | None:
     """The files of a content volume (None for emptyDir, hostPath and other kinds)."""
     namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
@@ -204,5 +249,6 @@ def render_volume(
             configmaps=configmaps,
             secrets=secrets,
             allocatable=allocatable,
+            tokens=tokens,
         )
     return None

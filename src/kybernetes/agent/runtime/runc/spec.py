@@ -13,10 +13,12 @@ What goes in, and where it comes from:
   ``/etc/hostname``, and the container's bind mounts;
 - namespaces: the pod's network (absent: the host's), IPC and UTS (joined from files that
   exist before any container), a private PID and mount namespace;
-- cgroup v1 limits under the pod's cgroup, and optionally a seccomp deny list.
+- cgroup v1 limits under the pod's cgroup, and the seccomp filter ``seccomp.py`` gives
+  (RuntimeDefault's allow list, a Localhost profile file, or none).
 
 Invariant: the result is a pure function of its inputs (and of the rootfs's /etc/passwd and
-/etc/group for user names); nothing here touches the host.
+/etc/group for user names, and of a Localhost seccomp profile's file); nothing here changes
+the host.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 from kybernetes.agent.images.interface import ImageConfig
 from kybernetes.agent.runtime.interface import ContainerConfig, RuntimeError_
+from kybernetes.agent.runtime.runc import seccomp
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -63,61 +66,6 @@ MASKED_PATHS = (
     "/proc/scsi",
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
-
-#: RuntimeDefault, approximated by a deny list: the syscalls Docker's default profile allows
-#: only with a capability the default set does not grant, plus the kernel-wide ones it never
-#: allows. (Docker's real profile is an allow list of about 350 syscalls.)
-SECCOMP_DENIED = (
-    "acct",
-    "add_key",
-    "bpf",
-    "clock_adjtime",
-    "clock_settime",
-    "create_module",
-    "delete_module",
-    "finit_module",
-    "get_kernel_syms",
-    "get_mempolicy",
-    "init_module",
-    "ioperm",
-    "iopl",
-    "kcmp",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "lookup_dcookie",
-    "mbind",
-    "mount",
-    "move_pages",
-    "name_to_handle_at",
-    "nfsservctl",
-    "open_by_handle_at",
-    "perf_event_open",
-    "personality",
-    "pivot_root",
-    "process_vm_readv",
-    "process_vm_writev",
-    "ptrace",
-    "query_module",
-    "quotactl",
-    "reboot",
-    "request_key",
-    "set_mempolicy",
-    "setns",
-    "settimeofday",
-    "stime",
-    "swapoff",
-    "swapon",
-    "sysfs",
-    "umount",
-    "umount2",
-    "unshare",
-    "uselib",
-    "userfaultfd",
-    "ustat",
-    "vm86",
-    "vm86old",
-)
 
 _PROPAGATION = {
     "": "rprivate",
@@ -174,7 +122,8 @@ def _read_db(rootfs: str, name: str) -> list[list[str]]:
 
 
 def resolve_user(rootfs: str, config: ContainerConfig, image: ImageConfig) -> dict[str, Any]:
-    """uid, gid and additional gids: the security context's, else the image's USER."""
+    """uid, gid and additional gids: the security context's, else the image's USER; the
+    additional gids hold the primary gid, the image's groups of the user and the pod's."""
     sec = config.security
     user, _, group = image.user.partition(":")
     passwd = _read_db(rootfs, "passwd")
@@ -205,13 +154,13 @@ def resolve_user(rootfs: str, config: ContainerConfig, image: ImageConfig) -> di
         if entry is None:
             raise RuntimeError_(f"container {config.name}: no group {group!r} in the image")
         gid = int(entry[2])
-    extra = [int(e[2]) for e in groups if name and len(e) > 3 and name in e[3].split(",")]
+    gid = gid or 0
+    # as containerd: the primary group, the user's groups in the image, then the pod's
+    # (fsGroup and supplementalGroups), each once
+    extra = [gid]
+    extra += [int(e[2]) for e in groups if name and len(e) > 3 and name in e[3].split(",")]
     extra += list(sec.supplemental_groups)
-    result: dict[str, Any] = {"uid": uid, "gid": gid or 0}
-    additional = sorted(set(extra) - {gid or 0})
-    if additional:
-        result["additionalGids"] = additional
-    return result
+    return {"uid": uid, "gid": gid, "additionalGids": list(dict.fromkeys(extra))}
 
 
 def _cap(name: str) -> str:
@@ -309,16 +258,6 @@ def _resources(config: ContainerConfig) -> dict[str, Any]:
     return out
 
 
-def _seccomp() -> dict[str, Any]:
-    return {
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-        "syscalls": [
-            {"names": list(SECCOMP_DENIED), "action": "SCMP_ACT_ERRNO", "errnoRet": 1}  # EPERM
-        ],
-    }
-
-
 def build(
     config: ContainerConfig,
     image: ImageConfig,
@@ -330,7 +269,7 @@ def build(
     sec = config.security
     caps = capabilities(config, available_capabilities)
     process: dict[str, Any] = {
-        "terminal": False,
+        "terminal": config.tty,
         "user": resolve_user(rootfs, config, image),
         "args": process_args(config, image),
         "env": environment(config, image, pod.hostname),
@@ -352,8 +291,9 @@ def build(
     if not sec.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
-        if sec.seccomp_runtime_default:
-            linux["seccomp"] = _seccomp()
+    filter_ = seccomp.profile(sec, caps)
+    if filter_ is not None:
+        linux["seccomp"] = filter_
     propagations = {m.propagation.lower().replace("-", "_") for m in config.mounts}
     if "bidirectional" in propagations:
         linux["rootfsPropagation"] = "rshared"

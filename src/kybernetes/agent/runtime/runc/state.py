@@ -65,6 +65,8 @@ def container_config_from(data: dict[str, Any]) -> ContainerConfig:
     data["mounts"] = tuple(Mount(**m) for m in data.get("mounts", ()))
     data["resources"] = Resources(**data.get("resources", {}))
     sec = dict(data.get("security", {}))
+    if sec.pop("seccomp_runtime_default", False):  # records written before seccomp_profile
+        sec["seccomp_profile"] = "RuntimeDefault"
     for key in ("supplemental_groups", "capabilities_add", "capabilities_drop"):
         sec[key] = tuple(sec.get(key, ()))
     data["security"] = SecurityContext(**sec)
