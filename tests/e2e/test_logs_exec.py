@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +159,11 @@ def test_cp_both_ways(cluster: Cluster, tmp_path: Path) -> None:
     assert (back / "sub" / "b.txt").read_text() == "beta\n" * 1000
 
 
-def test_port_forward_carries_http(cluster: Cluster) -> None:
-    script = "mkdir -p /www && echo hello-from-httpd > /www/index.html && httpd -f -p 8080 -h /www"
-    run_pod(cluster, "web", [container("main", script)])
+HTTPD = "mkdir -p /www && echo hello-from-httpd > /www/index.html && httpd -f -p 8080 -h /www"
+
+
+def port_forward(cluster: Cluster, target: str, remote: str) -> None:
+    """``kubectl port-forward TARGET`` carries HTTP, also over several connections at once."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -170,24 +173,48 @@ def test_port_forward_carries_http(cluster: Cluster) -> None:
             "port-forward",
             "--address",
             "127.0.0.1",
-            "pod/web",
-            f"{port}:8080",
+            target,
+            f"{port}:{remote}",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "HOME": str(cluster.home)},
     )
+
+    def fetch() -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            return bytes(response.read())
+
     try:
         assert proc.stdout is not None
         assert "Forwarding from 127.0.0.1" in proc.stdout.readline()
-        for _ in range(3):  # several connections, one after another
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
-                assert response.read() == b"hello-from-httpd\n"
+        for _ in range(3):  # one after another
+            assert fetch() == b"hello-from-httpd\n"
+        with ThreadPoolExecutor(4) as pool:  # and at the same time
+            assert list(pool.map(lambda _: fetch(), range(8))) == [b"hello-from-httpd\n"] * 8
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=10)  # also closes the pipes
     assert "error" not in err.lower(), err
+
+
+def test_port_forward_carries_http(cluster: Cluster) -> None:
+    run_pod(cluster, "web", [container("main", HTTPD)])
+    port_forward(cluster, "pod/web", "8080")
+
+
+def test_port_forward_to_a_service_and_a_deployment(cluster: Cluster) -> None:
+    """kubectl resolves ``svc/`` and ``deploy/`` to one of their pods, the service's
+    targetPort included, then forwards to that pod (the image is on the node: its tag is
+    not ``latest``, so the default pull policy is IfNotPresent)."""
+    cluster.kubectl("create", "deployment", "webd", f"--image={IMAGE}", "--", "sh", "-c", HTTPD)
+    cluster.kubectl("rollout", "status", "deployment/webd", "--timeout=90s", timeout=100)
+    cluster.kubectl("expose", "deployment", "webd", "--port=80", "--target-port=8080")
+    port_forward(cluster, "deploy/webd", "8080")
+    port_forward(cluster, "svc/webd", "80")
+    cluster.kubectl("delete", "deployment", "webd", "--wait=true")
+    cluster.kubectl("delete", "service", "webd")
 
 
 PYTHON_EXEC = """

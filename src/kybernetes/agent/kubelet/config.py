@@ -1,13 +1,18 @@
 """``KubeletConfig``: what one node agent is told (the kubelet's flags and config file, trimmed).
 
 Invariant: plain data; defaults are upstream's where upstream has one (110 pods, 10 s lease
-renewals, cluster domain ``cluster.local``, a 1 s PLEG relist).
+renewals, cluster domain ``cluster.local``, a 1 s PLEG relist, container logs rotated at 10Mi
+keeping 5 files).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+DEFAULT_CONTAINER_LOG_MAX_SIZE = 10 * 1024 * 1024  # upstream's 10Mi
+DEFAULT_CONTAINER_LOG_MAX_FILES = 5
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class KubeletConfig:
     cgroup_root: str = "kybernetes"
     max_pods: int = 110
     pod_pids_limit: int = 0
+    #: Localhost seccomp profiles (``localhostProfile`` is relative to it); empty:
+    #: ``<data_dir>/seccomp``.
+    seccomp_root: str = ""
     #: Secrets and memory-backed emptyDirs on tmpfs (needs root); None: when running as root.
     use_tmpfs: bool | None = None
     #: Overrides of the detected capacity (e.g. {"cpu": "4"}).
@@ -43,3 +51,12 @@ class KubeletConfig:
     resync_period: float = 60.0
     #: The port of the agent's HTTPS server, reported as daemonEndpoints.kubeletEndpoint.
     kubelet_port: int = 10250
+    #: containerLogMaxSize (bytes; 0: never rotated) and containerLogMaxFiles (at least 2,
+    #: the current file included): a container's log is rotated by size, as it is written.
+    container_log_max_size: int = DEFAULT_CONTAINER_LOG_MAX_SIZE
+    container_log_max_files: int = DEFAULT_CONTAINER_LOG_MAX_FILES
+
+    @property
+    def logs_root(self) -> str:
+        """Container logs: ``<logs_root>/<namespace>_<pod>_<uid>/<container>/<restart>.log``."""
+        return os.path.join(self.data_dir, "logs")

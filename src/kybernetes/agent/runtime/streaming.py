@@ -5,7 +5,10 @@ CRI's ``Exec`` hands the kubelet a stream; here a runtime that can stream implem
 (one, the terminal, with a TTY), a writer for its stdin, terminal resize, its exit code, and
 ``kill``. ``exec_process`` picks that for runtimes that have it, and falls back to
 ``exec_sync`` (the output arrives when the command ends, stdin is not read) for those that do
-not, such as the fake runtime.
+not, such as the fake runtime. ``AttachingRuntime.attach_stream`` is the same shape for a
+container's own stdio (``kubectl attach``): there ``kill`` detaches and ``wait`` ends with
+the container; ``attach_process`` is None for runtimes without it (the server then follows
+the container's log).
 
 Invariant: by the time ``wait()`` returns, everything the process wrote is in its output
 readers and they are at their end, so a caller that drains them after ``wait()`` has relayed
@@ -45,6 +48,13 @@ class ExecProcess(Protocol):
 class StreamingRuntime(Protocol):
     async def exec_stream(
         self, container_id: str, command: Sequence[str], *, stdin: bool, tty: bool
+    ) -> ExecProcess: ...
+
+
+@runtime_checkable
+class AttachingRuntime(Protocol):
+    async def attach_stream(
+        self, container_id: str, *, stdin: bool, stderr: bool
     ) -> ExecProcess: ...
 
 
@@ -95,3 +105,11 @@ async def exec_process(
     if isinstance(runtime, StreamingRuntime):
         return await runtime.exec_stream(container_id, command, stdin=stdin, tty=tty)
     return SyncExecProcess(runtime, container_id, command)
+
+
+async def attach_process(
+    runtime: RuntimeService, container_id: str, *, stdin: bool, stderr: bool
+) -> ExecProcess | None:
+    if isinstance(runtime, AttachingRuntime):
+        return await runtime.attach_stream(container_id, stdin=stdin, stderr=stderr)
+    return None

@@ -1,8 +1,12 @@
-"""The agent's HTTPS server (the kubelet's port 10250): logs, exec, attach, port-forward.
+"""The agent's HTTPS server (the kubelet's port 10250): logs, exec, attach, port-forward, stats.
 
 Endpoints, as the kubelet's: ``/containerLogs/{ns}/{pod}/{container}``,
 ``/exec/{ns}/{pod}[/{uid}]/{container}``, ``/attach/...`` (WebSocket channel protocols,
-``channels.py``), ``/portForward/{ns}/{pod}[/{uid}]`` (``portforward.py``) and ``/healthz``.
+``channels.py``), ``/portForward/{ns}/{pod}[/{uid}]`` (``portforward.py``), ``/stats/summary``,
+``/metrics`` and ``/metrics/resource`` (``stats.py``) and ``/healthz``. Exec and attach are
+relayed alike (``channels.serve_exec``): exec runs a process (``runtime.streaming``), attach
+joins the container's own stdio through the runtime (the runc shim's attach socket); a runtime
+that cannot attach gets the container's log followed from its end, output only.
 Only the API server calls it: TLS with a certificate from the cluster CA, and a client
 certificate required, signed by that CA, whose user (CN) or group (O) is allowed
 (``kube-apiserver-kubelet-client``, ``system:masters``). Without a TLS context (tests only)
@@ -28,8 +32,8 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from kybernetes.agent.runtime.streaming import exec_process
-from kybernetes.agent.server import channels, logs, portforward
+from kybernetes.agent.runtime.streaming import attach_process, exec_process
+from kybernetes.agent.server import channels, logs, portforward, stats
 from kybernetes.agent.server.host import ContainerLookupError, KubeletHost
 
 log = logging.getLogger(__name__)
@@ -95,6 +99,8 @@ class KubeletServer:
         self.host = host
         self.dial = dial
         self.port = config.port
+        #: The node's usage summaries (``stats.StatsSource``), set with ``host``.
+        self.stats: stats.StatsSource | None = None
         self._runner: web.AppRunner | None = None
 
     def make_app(self) -> web.Application:
@@ -112,6 +118,7 @@ class KubeletServer:
         for path in ("/portForward/{ns}/{pod}", "/portForward/{ns}/{pod}/{uid}"):
             app.router.add_route("GET", path, self._port_forward)
             app.router.add_route("POST", path, self._port_forward)
+        stats.add_routes(app, lambda: self.stats)
         return app
 
     async def start(self) -> int:
@@ -167,7 +174,7 @@ class KubeletServer:
                 return web.Response(
                     status=403, text=f"Forbidden (user={who}, verb=get, resource=nodes)"
                 )
-        if self.host is None and request.path != "/healthz":
+        if self.host is None and request.path not in ("/healthz", "/metrics"):
             return web.Response(status=503, text="the kubelet is starting")
         try:
             return await handler(request)
@@ -226,14 +233,22 @@ class KubeletServer:
     async def _attach(self, request: web.Request) -> web.StreamResponse:
         host = self._host()
         match = request.match_info
+        query = request.query
+        stdin = _flag(query.get("stdin") or query.get("input"))
+        stderr = _flag(query.get("stderr")) and not _flag(query.get("tty"))
         pod = host.pod(match["ns"], match["pod"])
         socket = await channels.accept(request)
         try:
             container = await host.running_container(pod, match["container"])
-        except ContainerLookupError as exc:
+            process = await attach_process(host.runtime, container.id, stdin=stdin, stderr=stderr)
+        except Exception as exc:
             await socket.send_status(channels.failure(str(exc)))
             await socket.close()
             return socket.ws
+        if process is not None:
+            await channels.serve_exec(socket, process)
+            return socket.ws
+        # A runtime that cannot attach: what the container writes from now on, from its log.
 
         async def write(stream: bytes, text: bytes) -> None:
             channel = channels.STDERR if stream == b"stderr" else channels.STDOUT

@@ -206,7 +206,7 @@ async def stream_log(
             if not options.follow:
                 return
             # At the end of what is written: a rotation gives the path a new file.
-            replaced = _replaced(path, fd)
+            replaced = _replaced(path, fd, offset)
             if replaced is not None:
                 os.close(fd)
                 fd, offset, pending = replaced, 0, b""
@@ -221,8 +221,13 @@ async def stream_log(
         os.close(fd)
 
 
-def _replaced(path: str, fd: int) -> int | None:
-    """A descriptor of the file now at ``path`` if it is not the one ``fd`` reads."""
+def _replaced(path: str, fd: int, offset: int) -> int | None:
+    """A descriptor of the file now at ``path`` if it is not the one ``fd`` reads and ``fd``
+    has been read to its end (``offset``).
+
+    The shim writes the old file's last record before it renames it, so once the rename is
+    seen, the old file's size is final: whatever it got after our last read comes first.
+    """
     try:
         current = os.stat(path)
     except FileNotFoundError:
@@ -230,6 +235,8 @@ def _replaced(path: str, fd: int) -> int | None:
     mine = os.fstat(fd)
     if (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
         return None
+    if mine.st_size > offset:
+        return None  # read the rest of the old file first
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -267,7 +274,7 @@ async def follow_records(
                         text = parts[3] if len(parts) > 3 else b""
                         await write(parts[1], text + (b"" if parts[2] == b"P" else b"\n"))
                 continue
-            replaced = _replaced(path, fd)
+            replaced = _replaced(path, fd, offset)
             if replaced is not None:
                 os.close(fd)
                 fd, offset, pending = replaced, 0, b""

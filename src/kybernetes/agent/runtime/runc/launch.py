@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from kybernetes.agent.runtime.interface import RuntimeError_
@@ -24,12 +25,23 @@ SHIM = str(Path(__file__).with_name("shim.py"))
 
 
 async def launch_shim(
-    runc: Runc, cid: str, bundle: str, log_path: str, cgroups_path: str
+    runc: Runc,
+    cid: str,
+    bundle: str,
+    log_path: str,
+    cgroups_path: str,
+    options: Mapping[str, str | int | bool] | None = None,
 ) -> tuple[int, int]:
-    """Start the shim (it runs ``runc create``); its PID and the container's."""
+    """Start the shim (it runs ``runc create``); its PID and the container's.
+
+    ``options`` are the shim's: ``stdin``, ``stdin-once``, ``tty`` (booleans),
+    ``log-max-size`` (bytes, 0: no rotation) and ``log-max-files``.
+    """
     directory = os.path.dirname(bundle)
     argv = [sys.executable, "-I", "-S", SHIM, runc.binary, runc.root, cid, bundle]
     argv += [log_path, os.path.join(directory, "exit.json"), cgroups.memory_dir(cgroups_path)]
+    for key, value in (options or {}).items():
+        argv.append(f"{key}={int(value) if isinstance(value, bool) else value}")
     shim_pid, read_end = _spawn(argv, os.path.join(directory, "shim.log"))
     line = (await asyncio.to_thread(_read_line, read_end)).split()
     if line[:1] != ["ok"]:

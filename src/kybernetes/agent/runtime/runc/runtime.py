@@ -2,13 +2,14 @@
 
 A sandbox is a directory of namespace files and pod files (``sandbox.py``); a container is an
 OCI bundle (``spec.py``) whose ``runc create`` is run by a detached shim (``shim.py``) that then
-owns the container's stdio (the CRI log) and its exit status (``exit.json``). Everything the
+owns the container's stdio (the CRI log, rotated by size; ``kubectl attach`` through its
+attach socket, ``attach.py``) and its exit status (``exit.json``). Everything the
 runtime knows is on disk (``state.py``): a new ``RuncRuntime`` on the same state directory
 adopts every sandbox and container, including those that exited while no agent ran.
 
 Invariants: ids are random and never reused; stop and remove are idempotent and treat a missing
 object as done; remove leaves nothing on the host (runc state, mounts, cgroups, namespaces,
-files); operations on one id are serialized by a per-id lock.
+files, the container's logs); operations on one id are serialized by a per-id lock.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from kybernetes.agent.runtime.interface import (
     RuntimeError_,
     SandboxState,
 )
-from kybernetes.agent.runtime.runc import cgroups, linux, sandbox, spec, streamexec
+from kybernetes.agent.runtime.runc import attach, cgroups, linux, sandbox, spec, streamexec
 from kybernetes.agent.runtime.runc.cli import Runc
 from kybernetes.agent.runtime.runc.launch import launch_shim
 from kybernetes.agent.runtime.runc.state import (
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 ImageConfigSource = Callable[[str], "ImageConfig | Awaitable[ImageConfig]"]
 KILL_WAIT_SECONDS = 10.0  # after SIGKILL, how long the shim may take to record the exit
+DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024  # upstream's containerLogMaxSize, 10Mi
+DEFAULT_LOG_MAX_FILES = 5  # and containerLogMaxFiles
 
 
 class RuncRuntime:
@@ -71,6 +74,8 @@ class RuncRuntime:
         clock: Clock | None = None,
         host_resolv_conf: str = "/etc/resolv.conf",
         host_hosts: str = "/etc/hosts",
+        log_max_size: int = DEFAULT_LOG_MAX_SIZE,
+        log_max_files: int = DEFAULT_LOG_MAX_FILES,
     ) -> None:
         binary = runc or shutil.which("runc")
         if binary is None:
@@ -86,6 +91,9 @@ class RuncRuntime:
         self._clock = clock or RealClock()
         self._host_resolv_conf = host_resolv_conf
         self._host_hosts = host_hosts
+        #: The shims rotate the CRI logs (``shim.py``): upstream's containerLogMaxSize/Files.
+        self.log_max_size = log_max_size
+        self.log_max_files = log_max_files
         self._records: dict[str, ContainerRecord] = {}
         self._shims = ShimWatcher()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -311,7 +319,16 @@ class RuncRuntime:
             write_json(os.path.join(bundle, "config.json"), oci)
             log_path = self._log_path(config, sandbox_config or sb.config)
             created_at = self._clock.now()
-            shim_pid, pid = await launch_shim(self.runc, cid, bundle, log_path, cgroups_path)
+            options = {
+                "stdin": config.stdin,
+                "stdin-once": config.stdin_once,
+                "tty": config.tty,
+                "log-max-size": self.log_max_size,
+                "log-max-files": self.log_max_files,
+            }
+            shim_pid, pid = await launch_shim(
+                self.runc, cid, bundle, log_path, cgroups_path, options
+            )
             record = ContainerRecord(
                 id=cid,
                 sandbox_id=sandbox_id,
@@ -394,6 +411,7 @@ class RuncRuntime:
         await self.stop_container(container_id, 0)
         async with self._locks[container_id]:
             directory = self._container_dir(container_id)
+            _remove_logs(self._container(container_id).log_path)
             await self.runc.delete(container_id)
             await self._images.release_rootfs(directory)
             shutil.rmtree(directory, ignore_errors=True)
@@ -470,3 +488,28 @@ class RuncRuntime:
         if status.state is not ContainerState.RUNNING:
             raise RuntimeError_(f"container {container_id} is not running")
         return await streamexec.exec_stream(self.runc, container_id, command, stdin=stdin, tty=tty)
+
+    async def attach_stream(
+        self, container_id: str, *, stdin: bool, stderr: bool
+    ) -> attach.ShimAttach:
+        """The running container's own stdio, through its shim (``kubectl attach``)."""
+        status = await self.container_status(container_id)
+        if status.state is not ContainerState.RUNNING:
+            raise RuntimeError_(f"container {container_id} is not running")
+        return await attach.attach(self._container_dir(container_id), stdin=stdin, stderr=stderr)
+
+
+def _remove_logs(log_path: str) -> None:
+    """A removed container's log files, rotated ones included (upstream's kubelet removes them
+    with the container); then its directory and the pod's, once empty."""
+    if not log_path:
+        return
+    directory, name = os.path.split(log_path)
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.listdir(directory):
+            if entry == name or entry.startswith(name + "."):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(directory, entry))
+    for empty in (directory, os.path.dirname(directory)):
+        with contextlib.suppress(OSError):  # not empty: other containers' logs
+            os.rmdir(empty)
