@@ -12,7 +12,8 @@ Semantics are client-go's ``workqueue``:
 - ``shutdown()`` makes ``get()`` raise ``ShutDown`` once the queue is drained.
 
 Invariants: a key is in at most one of {waiting, processing-and-clean}; FIFO order among waiting
-keys; depth and adds are exported as Prometheus metrics per queue name.
+keys; depth, adds, retries, the time keys wait and the time workers hold them are exported as
+Prometheus metrics per queue name (client-go's names).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import asyncio
 import collections
 from typing import Final, Protocol
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from kybernetes.util.clock import Clock, RealClock
 
@@ -29,6 +30,19 @@ QUEUE_DEPTH: Final = Gauge("workqueue_depth", "Current depth of the work queue."
 QUEUE_ADDS: Final = Counter("workqueue_adds_total", "Keys added to the work queue.", ["name"])
 QUEUE_RETRIES: Final = Counter(
     "workqueue_retries_total", "Keys re-queued with rate limiting.", ["name"]
+)
+_BUCKETS: Final = tuple(1e-8 * 10**i for i in range(10))  # client-go's: 10 ns to 10 s
+QUEUE_DURATION: Final = Histogram(
+    "workqueue_queue_duration_seconds",
+    "How long in seconds an item stays in workqueue before being requested.",
+    ["name"],
+    buckets=_BUCKETS,
+)
+WORK_DURATION: Final = Histogram(
+    "workqueue_work_duration_seconds",
+    "How long in seconds processing an item from workqueue takes.",
+    ["name"],
+    buckets=_BUCKETS,
 )
 
 
@@ -136,6 +150,10 @@ class WorkQueue:
         self._depth = QUEUE_DEPTH.labels(name)
         self._adds = QUEUE_ADDS.labels(name)
         self._retries = QUEUE_RETRIES.labels(name)
+        self._queue_duration = QUEUE_DURATION.labels(name)
+        self._work_duration = WORK_DURATION.labels(name)
+        self._added_at: dict[str, float] = {}  # dirty key -> when it was added
+        self._started_at: dict[str, float] = {}  # key being processed -> when it was handed out
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -149,6 +167,7 @@ class WorkQueue:
             return
         self._adds.inc()
         self._dirty.add(key)
+        self._added_at[key] = self.clock.monotonic()
         if key in self._processing:
             return
         self._queue.append(key)
@@ -197,10 +216,16 @@ class WorkQueue:
         self._depth.set(len(self._queue))
         self._processing.add(key)
         self._dirty.discard(key)
+        now = self.clock.monotonic()
+        self._queue_duration.observe(now - self._added_at.pop(key, now))
+        self._started_at[key] = now
         return key
 
     def done(self, key: str) -> None:
         self._processing.discard(key)
+        started = self._started_at.pop(key, None)
+        if started is not None:
+            self._work_duration.observe(self.clock.monotonic() - started)
         if key in self._dirty:
             self._queue.append(key)
             self._depth.set(len(self._queue))

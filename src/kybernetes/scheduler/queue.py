@@ -180,6 +180,17 @@ class SchedulingQueue:
     def active_count(self) -> int:
         return len(self._active_entries)
 
+    def pending_counts(self) -> dict[str, int]:
+        """Pods in each part of the queue, gated ones apart (``scheduler_pending_pods``)."""
+        gated = sum(1 for qpi in self._unschedulable.values() if qpi.gated)
+        backoff = sum(1 for where in self._where.values() if where == _BACKOFF)
+        return {
+            "active": len(self._active_entries),
+            "backoff": backoff,
+            "unschedulable": len(self._unschedulable) - gated,
+            "gated": gated,
+        }
+
     def where(self, uid: str) -> str | None:
         """``"active"``, ``"backoff"``, ``"unschedulable"`` or None (for tests and metrics)."""
         return self._where.get(uid)

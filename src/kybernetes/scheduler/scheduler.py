@@ -5,7 +5,8 @@ the cache cannot change under it; the binding cycle (PreBind, Bind) runs as its 
 next pod's cycle starts at once. A pod is assumed in the cache before binding starts and
 forgotten if binding fails, so later cycles count it exactly while its bind is in flight.
 The outside world is reached only through the injected ``ClusterAPI``; cluster changes come in
-through the ``on_*`` methods, which the informers call.
+through the ``on_*`` methods, which the informers call. Every attempt's result and duration are
+recorded (``metrics.py``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.types import Node, Pod
+from kybernetes.scheduler import metrics
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.config import Profile, SchedulerConfiguration, default_configuration
 from kybernetes.scheduler.framework.cycle_state import CycleState
@@ -92,6 +95,7 @@ class Scheduler:
             max_backoff=self.config.pod_max_backoff_seconds,
             nominator=nominator,
         )
+        metrics.PENDING_PODS.track(self.queue)
         self.algorithm = Algorithm(self._rng, self.config.percentage_of_nodes_to_score)
         self._unscheduled: dict[str, PodInfo] = {}
         self._bindings: set[asyncio.Task[None]] = set()
@@ -216,6 +220,7 @@ class Scheduler:
         qpi = await self.queue.pop()
         if qpi is None:
             return False
+        started = time.perf_counter()
         pod = qpi.pod_info
         fwk = self.profiles.get(pod.scheduler_name)
         if fwk is None or pod.uid not in self._unscheduled or self.cache.is_assumed(pod.uid):
@@ -227,10 +232,10 @@ class Scheduler:
         try:
             result = self.algorithm.schedule_pod(fwk, state, pod, self.snapshot)
         except FitError as err:
-            await self._post_filter(fwk, state, qpi, err, pod_cycle)
+            await self._post_filter(fwk, state, qpi, err, pod_cycle, started)
             return True
         except SchedulingError as err:
-            self._failure(qpi, str(err), "SchedulerError", set(), None, pod_cycle)
+            self._failure(qpi, str(err), "SchedulerError", set(), None, pod_cycle, started)
             return True
         host = result.suggested_host
         assumed = pod.with_node(host)
@@ -246,13 +251,19 @@ class Scheduler:
             self.cache.forget_pod(assumed)
             reason = "Unschedulable" if status.is_rejected() else "SchedulerError"
             plugins = {status.plugin} if status.plugin else set()
-            self._failure(qpi, status.message(), reason, plugins, None, pod_cycle)
+            self._failure(qpi, status.message(), reason, plugins, None, pod_cycle, started)
             return True
-        self._spawn(self._binding_cycle(fwk, state, qpi, assumed, host, pod_cycle))
+        self._spawn(self._binding_cycle(fwk, state, qpi, assumed, host, pod_cycle, started))
         return True
 
     async def _post_filter(
-        self, fwk: Framework, state: CycleState, qpi: QueuedPodInfo, err: FitError, cycle: int
+        self,
+        fwk: Framework,
+        state: CycleState,
+        qpi: QueuedPodInfo,
+        err: FitError,
+        cycle: int,
+        started: float,
     ) -> None:
         diagnosis = err.diagnosis
         nominated: str | None = None
@@ -267,7 +278,7 @@ class Scheduler:
             if result is not None:
                 nominated = result.nominated_node_name
         plugins = set(diagnosis.unschedulable_plugins)
-        self._failure(qpi, str(err), "Unschedulable", plugins, nominated, cycle)
+        self._failure(qpi, str(err), "Unschedulable", plugins, nominated, cycle, started)
 
     async def _binding_cycle(
         self,
@@ -277,6 +288,7 @@ class Scheduler:
         assumed: PodInfo,
         host: str,
         cycle: int,
+        started: float,
     ) -> None:
         status = await fwk.wait_on_permit(assumed)
         if status is None:
@@ -288,9 +300,10 @@ class Scheduler:
             self.cache.forget_pod(assumed)
             self.queue.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE)
             reason = "Unschedulable" if status.is_rejected() else "SchedulerError"
-            self._failure(qpi, status.message(), reason, set(), None, cycle)
+            self._failure(qpi, status.message(), reason, set(), None, cycle, started)
             return
         self.cache.finish_binding(assumed)
+        metrics.attempt(metrics.SCHEDULED, fwk.profile_name, started)
         message = f"Successfully assigned {assumed.namespace}/{assumed.name} to {host}"
         await self.api.record_event(assumed.pod, "Normal", "Scheduled", "Binding", message)
 
@@ -302,9 +315,12 @@ class Scheduler:
         plugins: set[str],
         nominated: str | None,
         cycle: int,
+        started: float,
     ) -> None:
         """Requeue the pod (if it still waits) and tell the API why it did not schedule."""
         pod = qpi.pod_info
+        result = metrics.UNSCHEDULABLE if reason == "Unschedulable" else metrics.ERROR
+        metrics.attempt(result, pod.scheduler_name, started)
         current = self._unscheduled.get(pod.uid)
         if current is not None:
             qpi.pod_info = current

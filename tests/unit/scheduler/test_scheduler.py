@@ -7,7 +7,10 @@ import asyncio
 from collections import Counter
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from kybernetes.scheduler.config import parse_config
+from kybernetes.scheduler.metrics import PendingPods
 from kybernetes.scheduler.scheduler import Scheduler
 
 from .builders import ZONE, FakeAPI, make_node, make_pod, new_scheduler, schedule_all
@@ -207,3 +210,40 @@ async def test_run_loop_schedules_until_closed() -> None:
     scheduler.close()
     await asyncio.wait_for(runner, 5)
     assert api.bindings == {"default/p": "n"}
+
+
+async def test_attempts_and_pending_pods_are_metrics() -> None:
+    profile = {"profile": "default-scheduler"}
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {**labels, **profile}) or 0.0
+
+    results = ("scheduled", "unschedulable", "error")
+    before = {r: value("scheduler_schedule_attempts_total", result=r) for r in results}
+    timed = value("scheduler_scheduling_attempt_duration_seconds_count", result="scheduled")
+
+    def attempts() -> dict[str, float]:
+        return {
+            r: value("scheduler_schedule_attempts_total", result=r) - before[r] for r in results
+        }
+
+    scheduler, api, _ = new_scheduler()
+    scheduler.on_node_add(make_node("n", cpu="2"))
+    scheduler.on_pod_add(make_pod("fits", cpu="1"))
+    scheduler.on_pod_add(make_pod("big", cpu="4"))
+    await schedule_all(scheduler)
+    assert attempts() == {"scheduled": 1, "unschedulable": 1, "error": 0}
+    timed_now = value("scheduler_scheduling_attempt_duration_seconds_count", result="scheduled")
+    assert timed_now - timed == 1  # observed once the binding is done
+    pending = scheduler.queue.pending_counts()
+    assert sum(pending.values()) == 1  # big waits (unschedulable, or backing off)
+    assert pending["active"] == pending["gated"] == 0
+    gauge = PendingPods()  # what a scrape shows (the process's one sums every scheduler)
+    gauge.track(scheduler.queue)
+    [family] = gauge.collect()
+    assert {s.labels["queue"]: s.value for s in family.samples} == pending
+
+    api.fail_bind = True
+    scheduler.on_pod_add(make_pod("unbound", cpu="1"))
+    await schedule_all(scheduler)
+    assert attempts() == {"scheduled": 1, "unschedulable": 1, "error": 1}

@@ -8,7 +8,8 @@ returns ``DONE`` ends the task (the pod is gone and cleaned up). A sync that rai
 and retried with a back-off from 1 s doubling to 30 s.
 
 Invariant: for one uid at most one sync runs at any time; no global lock is held across syncs,
-so pods never wait on each other.
+so pods never wait on each other. Each sync's duration is observed
+(``kubelet_pod_worker_duration_seconds``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Final
 
 import aiohttp
 
+from kybernetes.agent.kubelet.metrics import POD_SYNC
 from kybernetes.api import errors
 from kybernetes.util.clock import Clock
 
@@ -63,9 +65,11 @@ class PodWorkers:
             while True:
                 await worker.wake.wait()
                 worker.wake.clear()
+                started = self.clock.monotonic()
                 try:
                     after = await self._sync(uid)
                     failures = 0
+                    POD_SYNC.observe(self.clock.monotonic() - started)
                 except asyncio.CancelledError:
                     raise
                 except errors.Conflict:

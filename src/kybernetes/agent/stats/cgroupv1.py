@@ -1,36 +1,27 @@
 """Usage of real pods and containers from their cgroup v1 files, for the runc runtime.
 
 A pod's cgroup is ``/<cgroup_root>/kubepods[/<qos>]/pod<uid>`` (``kubelet/resources.py``) and
-each container's is ``<pod cgroup>/<container id>``, the id being the part of the status's
-``containerID`` after ``://``. Per container:
+each container's is ``<pod cgroup>/<container id>``. Per cgroup:
 
-- CPU: ``cpuacct.usage`` (cumulative nanoseconds) sampled twice, the difference over the
-  elapsed time giving nanocores (``summary.CpuRates``);
-- memory working set: ``memory.usage_in_bytes`` minus ``total_inactive_file`` of
-  ``memory.stat`` (upstream's definition, what the OOM killer and eviction look at).
+- CPU: ``cpuacct.usage``, cumulative nanoseconds (two samples make a rate, ``summary.CpuRates``);
+- memory: ``memory.usage_in_bytes``; the working set is usage minus ``total_inactive_file`` of
+  ``memory.stat`` (upstream's definition, what the OOM killer and eviction look at); RSS and
+  page faults from the hierarchical (``total_``) counters of ``memory.stat``; available bytes
+  only under a limit;
+- processes: ``cgroup.procs``, to find a process whose network namespace is the pod's.
 
-Invariant: only containers the API says are running are sampled, and reading never writes or
-creates a cgroup; a vanished cgroup (the container just exited) is skipped for this round.
+Invariant: read-only; reading never writes or creates a cgroup, and a vanished cgroup (a
+container that just exited) reads as ``None``, never as an error.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Final
 
-from kybernetes.agent.kubelet.resources import cgroup_parent
-from kybernetes.agent.runtime.runc.linux import cgroup_mounts
-from kybernetes.agent.stats import host
-from kybernetes.agent.stats.summary import (
-    ContainerSample,
-    CpuRates,
-    PodSample,
-    Sample,
-    build_summary,
-)
-
-Obj = dict[str, Any]
+#: ``memory.limit_in_bytes`` of an unlimited cgroup is near 2**63 (page-rounded); above this,
+#: there is no limit.
+_UNLIMITED: Final = 1 << 62
 
 
 def _read_int(path: str) -> int | None:
@@ -46,102 +37,55 @@ def cpu_usage_ns(cpuacct_dir: str) -> int | None:
     return _read_int(os.path.join(cpuacct_dir, "cpuacct.usage"))
 
 
-def working_set(memory_dir: str) -> int | None:
-    """``memory.usage_in_bytes`` minus inactive file pages, never below zero."""
-    usage = _read_int(os.path.join(memory_dir, "memory.usage_in_bytes"))
-    if usage is None:
-        return None
-    inactive: dict[str, int] = {}
+def _memory_stat(memory_dir: str) -> dict[str, int]:
+    out: dict[str, int] = {}
     try:
         with open(os.path.join(memory_dir, "memory.stat")) as f:
             for line in f:
                 key, _, value = line.partition(" ")
-                if key in ("total_inactive_file", "inactive_file"):
-                    inactive[key] = int(value)
-    except (OSError, ValueError):
-        pass
-    subtract = inactive.get("total_inactive_file", inactive.get("inactive_file", 0))
-    return max(0, usage - subtract)
-
-
-def _container_id(status: Mapping[str, Any]) -> str:
-    return str(status.get("containerID") or "").partition("://")[2]
-
-
-class CgroupCollector:
-    """Builds the node's summary from the cgroups of its running pods and from ``/proc``."""
-
-    def __init__(
-        self,
-        node_name: str,
-        cgroup_root: str,
-        pods: Callable[[], Iterable[Obj]],
-        *,
-        window: float = 15.0,
-        mounts: Mapping[str, str] | None = None,
-        proc: str = "/proc",
-    ) -> None:
-        self.node_name = node_name
-        self.cgroup_root = cgroup_root
-        self.pods = pods
-        self.window = window
-        self.proc = proc
-        self._mounts = mounts
-        self.rates = CpuRates()
-
-    def _dirs(self, path: str) -> tuple[str, str]:
-        mounts = self._mounts if self._mounts is not None else cgroup_mounts()
-        rel = path.lstrip("/")
-        cpu_root = mounts.get("cpuacct", "")
-        memory_root = mounts.get("memory", "")
-        return (
-            os.path.join(cpu_root, rel) if cpu_root else "",
-            os.path.join(memory_root, rel) if memory_root else "",
-        )
-
-    def _sample(self, key: str, path: str, at: float) -> Sample | None:
-        cpu_dir, memory_dir = self._dirs(path)
-        if not (cpu_dir and os.path.isdir(cpu_dir)) and not (
-            memory_dir and os.path.isdir(memory_dir)
-        ):
-            return None
-        used = cpu_usage_ns(cpu_dir) if cpu_dir else None
-        rate = self.rates.rate(key, used, at) if used is not None else None
-        return Sample(rate, working_set(memory_dir) if memory_dir else None)
-
-    def pod_samples(self, at: float) -> list[PodSample]:
-        out: list[PodSample] = []
-        for pod in self.pods():
-            meta = pod.get("metadata") or {}
-            if (pod.get("spec") or {}).get("nodeName") != self.node_name:
-                continue
-            parent = cgroup_parent(pod, self.cgroup_root)
-            containers: list[ContainerSample] = []
-            for status in (pod.get("status") or {}).get("containerStatuses") or ():
-                cid = _container_id(status)
-                if not cid or "running" not in (status.get("state") or {}):
+                try:
+                    out[key] = int(value)
+                except ValueError:
                     continue
-                sample = self._sample(cid, f"{parent}/{cid}", at)
-                if sample is not None:
-                    containers.append(ContainerSample(str(status.get("name", "")), sample))
-            if containers:
-                out.append(
-                    PodSample(
-                        str(meta.get("name", "")),
-                        str(meta.get("namespace", "")),
-                        str(meta.get("uid", "")),
-                        tuple(containers),
-                    )
-                )
-        return out
+    except OSError:
+        pass
+    return out
 
-    def collect(self, now: float, at: float) -> dict[str, Any]:
-        """The summary at wall time ``now``; ``at`` is the monotonic time of the sample."""
-        pods = self.pod_samples(at)
-        used = host.cpu_usage_ns(self.proc)
-        node = Sample(
-            self.rates.rate("node", used, at) if used is not None else None,
-            host.memory_working_set(self.proc),
-        )
-        self.rates.forget_unseen()
-        return build_summary(self.node_name, node, pods, now, self.window)
+
+def memory_stats(memory_dir: str) -> dict[str, int] | None:
+    """Upstream's MemoryStats fields of the cgroup at ``memory_dir`` (None: no such cgroup)."""
+    usage = _read_int(os.path.join(memory_dir, "memory.usage_in_bytes"))
+    if usage is None:
+        return None
+    stat = _memory_stat(memory_dir)
+    inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
+    working_set = max(0, usage - inactive)
+    out = {
+        "usageBytes": usage,
+        "workingSetBytes": working_set,
+        "rssBytes": stat.get("total_rss", stat.get("rss", 0)),
+        "pageFaults": stat.get("total_pgfault", stat.get("pgfault", 0)),
+        "majorPageFaults": stat.get("total_pgmajfault", stat.get("pgmajfault", 0)),
+    }
+    limit = _read_int(os.path.join(memory_dir, "memory.limit_in_bytes"))
+    if limit is not None and limit < _UNLIMITED:
+        out["availableBytes"] = max(0, limit - working_set)
+    return out
+
+
+def working_set(memory_dir: str) -> int | None:
+    """``memory.usage_in_bytes`` minus inactive file pages, never below zero."""
+    stats = memory_stats(memory_dir)
+    return None if stats is None else stats["workingSetBytes"]
+
+
+def first_pid(cgroup_dir: str) -> int | None:
+    """A process of the cgroup at ``cgroup_dir`` (any hierarchy), or None when it has none."""
+    try:
+        with open(os.path.join(cgroup_dir, "cgroup.procs")) as f:
+            for line in f:
+                if line.strip().isdigit():
+                    return int(line)
+    except OSError:
+        pass
+    return None

@@ -1,7 +1,8 @@
 """Pushes each node's usage summary to the API server every interval.
 
 ``StatsPublisher(client, collect, clock=..., interval=15)`` calls ``collect()`` (one summary
-document per node this agent runs: one for a real node, many for simulated ones), then
+document per node this agent runs: one for a real node, many for simulated ones; a coroutine
+function for a real node, which collects in a worker thread), then
 ``PUT /apis/metrics.k8s.io/v1beta1/nodes/<node>/summary`` for each, at most ``concurrency`` at
 a time, then sleeps ``interval`` on the injected clock (so tests drive it in zero wall time).
 ``interval`` is metrics-server's default resolution.
@@ -13,8 +14,9 @@ not take a node agent down.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -30,7 +32,8 @@ DEFAULT_INTERVAL: Final = 15.0
 SUMMARY_PATH: Final = "/apis/metrics.k8s.io/v1beta1/nodes/{node}/summary"
 _FAILURES = (errors.StatusError, aiohttp.ClientError, OSError, TimeoutError)
 
-Collect = Callable[[], Sequence[dict[str, Any]]]
+Summaries = Sequence[dict[str, Any]]
+Collect = Callable[[], Summaries | Awaitable[Summaries]]
 
 
 class StatsPublisher:
@@ -58,7 +61,8 @@ class StatsPublisher:
 
     async def publish_once(self) -> None:
         try:
-            summaries = self.collect()
+            made = self.collect()
+            summaries = await made if inspect.isawaitable(made) else made
         except Exception:  # a collector bug must not stop the agent; log it loudly
             log.exception("stats collection failed")
             return
