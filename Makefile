@@ -10,7 +10,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := etcd-server python3-venv runc busybox-static docker-registry nftables iproute2
+APT_PACKAGES := etcd-server python3-venv runc busybox-static docker-registry nftables iproute2 wrk nginx
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
@@ -25,11 +25,22 @@ apt:
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing Debian packages:$$missing"; \
+			$(NO_SYSTEM_NGINX_BEGIN); \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+			rc=$$?; $(NO_SYSTEM_NGINX_END); exit $$rc; \
 		else \
 			echo "missing Debian packages:$$missing (run 'sudo make setup' or install them)"; exit 1; \
 		fi; \
 	fi
+
+# nginx is the ingress controller's data plane, run by `kyb server` itself: Debian's package
+# must not start (or enable at boot) a system nginx, which would take port 80. While apt-get
+# runs, a policy-rc.d (unless one exists) refuses starts of nginx only; it is removed after.
+NO_SYSTEM_NGINX_BEGIN = own_policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	printf '\043!/bin/sh\nfor a; do [ "$$a" = nginx ] && exit 101; done; exit 0\n' > /usr/sbin/policy-rc.d; \
+	chmod 755 /usr/sbin/policy-rc.d; own_policy=1; fi
+NO_SYSTEM_NGINX_END = if [ -n "$$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; \
+	case " $$missing " in *" nginx "*) [ -d /run/systemd/system ] && systemctl disable -q nginx;; esac; true
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

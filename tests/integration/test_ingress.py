@@ -2,7 +2,8 @@
 
 The test plays the EndpointSlice controller: it writes selector-less Services and their
 EndpointSlices pointing at backends it runs on 127.0.0.1, then sends requests through the
-controller's listeners on free loopback ports.
+controller's listeners on free loopback ports. Every scenario runs against both data planes
+(the in-project asyncio proxy and nginx, which must be installed).
 """
 
 from __future__ import annotations
@@ -157,10 +158,15 @@ class Cluster:
             await self.client.create(ENDPOINTSLICES, endpoint_slice(svc, backend), "default")
 
 
-@pytest_asyncio.fixture
-async def cluster() -> AsyncIterator[Cluster]:
+@pytest_asyncio.fixture(params=["builtin", "nginx"])
+async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
+    """Each scenario against both data planes: the asyncio proxy and nginx."""
     config = IngressConfig(
-        bind_address="127.0.0.1", http_port=0, https_port=0, status_addresses=(NODE_IP,)
+        bind_address="127.0.0.1",
+        http_port=0,
+        https_port=0,
+        status_addresses=(NODE_IP,),
+        proxy=request.param,
     )
     async with running_apiserver() as api, Client(api.url) as client:
         await ensure_default_class(client)

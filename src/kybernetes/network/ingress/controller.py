@@ -1,10 +1,12 @@
-"""The ingress controller: watches Ingresses and their backends, feeds the proxy, writes status.
+"""The ingress controller: watches Ingresses and their backends, feeds the data plane, writes
+status.
 
 ``IngressController`` mirrors Ingresses, IngressClasses, Services, EndpointSlices and TLS Secrets
 with informers. Whenever one that matters changes it compiles a new ``Snapshot`` (route table
-plus each backend's ready endpoints) and swaps it into the ``Proxy`` in one assignment, and it
-reloads the SNI certificates when Ingresses or Secrets change. It serves HTTP and HTTPS on the
-configured ports once the caches are filled, so it never answers from an empty table.
+plus each backend's ready endpoints) and hands it to the data plane (``dataplane``: nginx, or the
+in-project asyncio proxy), with what the SNI certificates are built from when Ingresses or
+Secrets changed. The data plane starts serving HTTP and HTTPS on the configured ports once the
+caches are filled, so it never answers from an empty table.
 
 It owns the Ingresses whose class is an IngressClass naming ``kybernetes.io/ingress`` (the
 ``kybernetes`` class counts as ours until it exists), and Ingresses without a class when the
@@ -12,7 +14,7 @@ default IngressClass is ours. For each owned Ingress it writes ``status.loadBala
 (the node's addresses) through the status subresource, and clears it when an Ingress stops being
 ours.
 
-Invariants: the proxy only ever sees a complete snapshot; level-triggered (a rebuild reads the
+Invariants: the data plane only ever sees a complete snapshot; level-triggered (a rebuild reads the
 caches, never the events); status writes carry the resourceVersion they read and a conflict
 re-queues the key.
 """
@@ -20,12 +22,11 @@ re-queues the key.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import socket
-import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from kybernetes.api import errors
@@ -34,16 +35,13 @@ from kybernetes.client.informer import Handler, Informer, InformerFactory
 from kybernetes.client.resource import ENDPOINTSLICES, SECRETS, SERVICES, Resource
 from kybernetes.client.rest import Client
 from kybernetes.client.workqueue import ShutDown, WorkQueue
-from kybernetes.network.ingress.endpoints import (
-    ROUND_ROBIN,
-    Address,
-    Upstream,
-    resolve,
-    slice_service_key,
-)
-from kybernetes.network.ingress.proxy import Proxy, Snapshot, Timeouts
+from kybernetes.network.ingress.builtin import BuiltinDataPlane
+from kybernetes.network.ingress.dataplane import AUTO, NGINX, DataPlane, choose
+from kybernetes.network.ingress.endpoints import ROUND_ROBIN, Upstream, resolve, slice_service_key
+from kybernetes.network.ingress.nginx import NginxDataPlane
+from kybernetes.network.ingress.proxy import Snapshot, Timeouts
 from kybernetes.network.ingress.routes import BackendRef, build_routes
-from kybernetes.network.ingress.tls import TLS_SECRET_TYPE, Certificates
+from kybernetes.network.ingress.tls import TLS_SECRET_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +68,8 @@ class IngressConfig:
     balance: str = ROUND_ROBIN  # or "random"
     timeouts: Timeouts = field(default_factory=Timeouts)
     write_status: bool = True
+    proxy: str = AUTO  # the data plane: "nginx", "builtin", or "auto" (nginx when installed)
+    state_dir: Path | None = None  # the nginx data plane's own directory; None: a temporary one
 
 
 async def ensure_default_class(client: Client, name: str = CLASS_NAME) -> None:
@@ -104,8 +104,7 @@ class IngressController:
     def __init__(self, client: Client, config: IngressConfig | None = None) -> None:
         self.client = client
         self.config = config or IngressConfig()
-        self.proxy = Proxy(timeouts=self.config.timeouts)
-        self.certificates: Certificates | None = None
+        self.plane: DataPlane | None = None  # chosen when run() starts
         self.ready = asyncio.Event()
         self.ports: dict[str, int] = {}  # "http"/"https" -> bound port
         self.addresses: tuple[str, ...] = self.config.status_addresses
@@ -175,12 +174,10 @@ class IngressController:
             upstreams[ref] = old if old is not None and old.addresses == fresh.addresses else fresh
         self._upstreams = upstreams
         self._referenced = {f"{ref.namespace}/{ref.service}" for ref in upstreams}
-        self.proxy.snapshot = Snapshot(table, upstreams)
-        live: set[Address] = {a for u in upstreams.values() for a in u.addresses}
-        self.proxy.pool.retain(live)
-        if self._tls_dirty and self.certificates is not None:
-            self._tls_dirty = False
-            self.certificates.update(owned, self._secret)
+        assert self.plane is not None
+        tls = (owned, self._secret) if self._tls_dirty else None
+        self._tls_dirty = False
+        self.plane.update(Snapshot(table, upstreams), tls)
         owned_keys = {f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in owned}
         if owned_keys != self._owned:
             log.info("ingress routes updated ingresses=%d backends=%d", len(owned), len(upstreams))
@@ -240,55 +237,42 @@ class IngressController:
     # --- running ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Serve until cancelled; then stop listening and let requests in flight finish."""
+        """Serve until cancelled; then the data plane stops and lets requests in flight finish."""
         if not self.addresses:
             self.addresses = await asyncio.to_thread(node_addresses)
-        if self.config.https_port is not None:
-            self.certificates = await asyncio.to_thread(Certificates)
-        servers: list[asyncio.Server] = []
+        self.plane = self._data_plane()
+        started = asyncio.Event()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.factory.run(), name="ingress informers")
                 await self.factory.wait_synced()
                 self._routes_dirty.clear()
                 self.rebuild()
-                servers = await self._listen()
+                serving = group.create_task(self.plane.serve(started), name="ingress data plane")
+                await _first(started, serving)
+                if not started.is_set():
+                    return  # the task group raises the data plane's error
+                self.ports = self.plane.ports
                 group.create_task(self._rebuild_loop(), name="ingress rebuild")
                 group.create_task(self._status_worker(), name="ingress status")
-                group.create_task(self._sweep_loop(), name="ingress pool sweep")
                 self.ready.set()
         finally:
             self.status_queue.shutdown()
-            for server in servers:
-                server.close()
-            await self.proxy.shutdown()
 
-    async def _listen(self) -> list[asyncio.Server]:
-        servers: list[asyncio.Server] = []
-        host = self.config.bind_address
-        listeners: list[tuple[str, int | None, ssl.SSLContext | None]] = [
-            ("http", self.config.http_port, None)
-        ]
-        if self.certificates is not None:
-            listeners.append(("https", self.config.https_port, self.certificates.server_context()))
-        try:
-            for scheme, port, ctx in listeners:
-                if port is None:
-                    continue
-                server = await self.proxy.listen(host, port, ctx)
-                servers.append(server)
-                self.ports[scheme] = server.sockets[0].getsockname()[1]
-                log.info(
-                    "ingress listening scheme=%s address=%s port=%d",
-                    scheme,
-                    host,
-                    self.ports[scheme],
-                )
-        except BaseException:
-            for server in servers:
-                server.close()
-            raise
-        return servers
+    def _data_plane(self) -> DataPlane:
+        c = self.config
+        proxy, binary = choose(c.proxy)
+        if proxy == NGINX and binary is not None:
+            return NginxDataPlane(
+                binary,
+                c.state_dir,
+                c.bind_address,
+                c.http_port,
+                c.https_port,
+                c.timeouts,
+                c.balance,
+            )
+        return BuiltinDataPlane(c.bind_address, c.http_port, c.https_port, c.timeouts)
 
     async def _rebuild_loop(self) -> None:
         while True:
@@ -296,17 +280,19 @@ class IngressController:
             self._routes_dirty.clear()
             self.rebuild()
 
-    async def _sweep_loop(self) -> None:
-        """Close idle backend connections past their idle timeout now and then."""
-        while True:
-            await asyncio.sleep(self.proxy.pool.idle_timeout / 2)
-            with contextlib.suppress(Exception):
-                self.proxy.pool.sweep()
-
 
 async def run_ingress(client: Client, config: IngressConfig | None = None) -> None:
     """The ingress controller's entry point: serve until cancelled."""
     await IngressController(client, config).run()
+
+
+async def _first(started: asyncio.Event, serving: asyncio.Task[None]) -> None:
+    """Until the data plane has started, or ended (its error then ends the task group)."""
+    waiter = asyncio.ensure_future(started.wait())
+    try:
+        await asyncio.wait({waiter, serving}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
 
 
 def _object_key(obj: Obj) -> str:

@@ -98,7 +98,13 @@ class RouteTable:
             out.add(self.default)
         return out
 
+    def hosts(self) -> list[str]:
+        """The host names rules name: exact ones, then ``*.suffix`` ones, each sorted."""
+        return sorted(self._exact) + sorted(f"*.{suffix}" for suffix in self._wildcard)
+
     def rules_for_host(self, host: str) -> tuple[PathRule, ...] | None:
+        """The rules a request for ``host`` is matched against (``*.suffix``: a host only that
+        wildcard covers; ``""``: a host no rule names)."""
         rules = self._exact.get(host)
         if rules is not None:
             return rules

@@ -1,12 +1,15 @@
 """TLS for the ingress: one server certificate per host, chosen by SNI, from ``kubernetes.io/tls``
 Secrets named in ``Ingress.spec.tls``.
 
-``Certificates.server_context()`` is the listener's ``SSLContext``: its ``sni_callback`` swaps in
-the context of the host the client named (exact host first, then a ``*.example.com`` entry for
-one more label). Hosts without a usable Secret, and clients that send no SNI, get a self-signed
-"Kybernetes Ingress Controller Fake Certificate", as ingress-nginx does. ``update()`` rebuilds
-the host map from the current Ingresses and Secrets; a context is built once per Secret
-resourceVersion, so a certificate renewal reaches new handshakes without a restart.
+``HostCertificates`` is the host map both data planes share: which Secret serves which host
+(the oldest Ingress's claim of a host wins; an exact host first, then a ``*.example.com`` entry
+for one more label), each Secret checked and loaded once per resourceVersion by a loader the data
+plane gives (an ``SSLContext`` for the in-project proxy, certificate files for nginx).
+``Certificates`` is the in-project proxy's: ``server_context()`` is the listener's ``SSLContext``,
+whose ``sni_callback`` swaps in the context of the host the client named. Hosts without a usable
+Secret, and clients that send no SNI, get a self-signed "Kybernetes Ingress Controller Fake
+Certificate", as ingress-nginx does. A certificate renewal reaches new handshakes without a
+restart.
 
 Invariant: the host map is replaced whole, never edited in place, so a handshake sees either the
 old or the new certificates; a Secret that does not load (bad PEM, key not matching) is logged
@@ -22,7 +25,7 @@ import os
 import ssl
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,6 +40,7 @@ TLS_SECRET_TYPE: Final = "kubernetes.io/tls"
 FAKE_COMMON_NAME: Final = "Kybernetes Ingress Controller Fake Certificate"
 
 SecretLookup = Callable[[str, str], Mapping[str, Any] | None]
+T = TypeVar("T")
 
 
 def tls_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
@@ -82,41 +86,45 @@ def fake_certificate() -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-class Certificates:
-    """Server certificates by host name, selected during the handshake by SNI."""
+def secret_pems(secret: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The certificate chain and key (PEM) of a TLS Secret (``ValueError`` or ``KeyError`` for
+    another type, missing keys or bad base64; loaders check that the PEMs load and match)."""
+    if secret.get("type") not in (TLS_SECRET_TYPE, None):
+        raise ValueError(f"type is {secret.get('type')}, not {TLS_SECRET_TYPE}")
+    data = secret.get("data") or {}
+    return base64.b64decode(data["tls.crt"]), base64.b64decode(data["tls.key"])
 
-    def __init__(self) -> None:
-        self._default = tls_context(*fake_certificate())
-        self._default.sni_callback = self._on_sni
-        self._exact: dict[str, ssl.SSLContext] = {}
-        self._wildcard: dict[str, ssl.SSLContext] = {}  # keyed by the part after "*."
-        # (namespace, name) -> (resourceVersion, context or None when it failed to load)
-        self._loaded: dict[tuple[str, str], tuple[str, ssl.SSLContext | None]] = {}
 
-    def server_context(self) -> ssl.SSLContext:
-        return self._default
+class HostCertificates(Generic[T]):
+    """What ``load(cert_pem, key_pem)`` made of each host's Secret, by host name."""
 
-    def context_for(self, server_name: str) -> ssl.SSLContext | None:
+    def __init__(self, load: Callable[[bytes, bytes], T]) -> None:
+        self._load = load
+        self._exact: dict[str, T] = {}
+        self._wildcard: dict[str, T] = {}  # keyed by the part after "*."
+        # (namespace, name) -> (resourceVersion, loaded or None when it failed to load)
+        self._loaded: dict[tuple[str, str], tuple[str, T | None]] = {}
+
+    def lookup(self, server_name: str) -> T | None:
+        """The certificate for ``server_name`` (a ``*.suffix`` name finds only its own)."""
         host = server_name.lower().rstrip(".")
-        ctx = self._exact.get(host)
-        if ctx is None:
+        found = self._exact.get(host)
+        if found is None:
             _, dot, parent = host.partition(".")
-            ctx = self._wildcard.get(parent) if dot else None
-        return ctx
-
-    def _on_sni(self, sslobj: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
-        if server_name:
-            ctx = self.context_for(server_name)
-            if ctx is not None:
-                sslobj.context = ctx
+            found = self._wildcard.get(parent) if dot else None
+        return found
 
     def hosts(self) -> set[str]:
         return set(self._exact) | {f"*.{suffix}" for suffix in self._wildcard}
 
+    def loaded(self) -> list[T]:
+        """Every certificate loaded from a Secret some Ingress names now (hosts use a subset)."""
+        return [value for _, value in self._loaded.values() if value is not None]
+
     def update(self, ingresses: Iterable[Mapping[str, Any]], secret: SecretLookup) -> None:
         """Rebuild the host map from ``ingresses`` (oldest claim of a host wins)."""
-        exact: dict[str, ssl.SSLContext] = {}
-        wildcard: dict[str, ssl.SSLContext] = {}
+        exact: dict[str, T] = {}
+        wildcard: dict[str, T] = {}
         used: set[tuple[str, str]] = set()
         for ingress in sorted(ingresses, key=age_key):
             namespace = str((ingress.get("metadata") or {}).get("namespace") or "default")
@@ -126,21 +134,19 @@ class Certificates:
                 if not name or not hosts:
                     continue
                 used.add((namespace, name))
-                ctx = self._context(namespace, name, secret(namespace, name))
-                if ctx is None:
+                loaded = self._get(namespace, name, secret(namespace, name))
+                if loaded is None:
                     continue
                 for host in hosts:
                     if host.startswith("*."):
-                        wildcard.setdefault(host[2:], ctx)
+                        wildcard.setdefault(host[2:], loaded)
                     else:
-                        exact.setdefault(host, ctx)
+                        exact.setdefault(host, loaded)
         self._exact, self._wildcard = exact, wildcard
         for key in [k for k in self._loaded if k not in used]:
             del self._loaded[key]
 
-    def _context(
-        self, namespace: str, name: str, secret: Mapping[str, Any] | None
-    ) -> ssl.SSLContext | None:
+    def _get(self, namespace: str, name: str, secret: Mapping[str, Any] | None) -> T | None:
         if secret is None:
             log.warning("tls secret not found secret=%s/%s", namespace, name)
             return None
@@ -148,15 +154,38 @@ class Certificates:
         cached = self._loaded.get((namespace, name))
         if cached is not None and cached[0] == version:
             return cached[1]
-        ctx: ssl.SSLContext | None = None
-        data = secret.get("data") or {}
+        loaded: T | None = None
         try:
-            if secret.get("type") not in (TLS_SECRET_TYPE, None):
-                raise ValueError(f"type is {secret.get('type')}, not {TLS_SECRET_TYPE}")
-            cert = base64.b64decode(data["tls.crt"])
-            key = base64.b64decode(data["tls.key"])
-            ctx = tls_context(cert, key)
+            loaded = self._load(*secret_pems(secret))
         except (KeyError, ValueError, ssl.SSLError, OSError) as exc:
             log.warning("tls secret unusable secret=%s/%s error=%s", namespace, name, exc)
-        self._loaded[(namespace, name)] = (version, ctx)
-        return ctx
+        self._loaded[(namespace, name)] = (version, loaded)
+        return loaded
+
+
+class Certificates:
+    """The in-project proxy's server certificates by host name, selected by SNI."""
+
+    def __init__(self) -> None:
+        self._default = tls_context(*fake_certificate())
+        self._default.sni_callback = self._on_sni
+        self._hosts = HostCertificates(tls_context)
+
+    def server_context(self) -> ssl.SSLContext:
+        return self._default
+
+    def context_for(self, server_name: str) -> ssl.SSLContext | None:
+        return self._hosts.lookup(server_name)
+
+    def _on_sni(self, sslobj: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+        if server_name:
+            ctx = self.context_for(server_name)
+            if ctx is not None:
+                sslobj.context = ctx
+
+    def hosts(self) -> set[str]:
+        return self._hosts.hosts()
+
+    def update(self, ingresses: Iterable[Mapping[str, Any]], secret: SecretLookup) -> None:
+        """Rebuild the host map from ``ingresses`` (oldest claim of a host wins)."""
+        self._hosts.update(ingresses, secret)
