@@ -35,11 +35,35 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
             await asyncio.sleep(0.02)
 
 
+async def create_quota(client: Client, name: str, hard: dict[str, str]) -> None:
+    """A quota, once the resourcequota controller has counted it (until then creates of
+    what it limits are refused, as upstream)."""
+    await client.create(
+        RESOURCEQUOTAS, {"metadata": {"name": name}, "spec": {"hard": hard}}, "default"
+    )
+
+    async def counted() -> bool:
+        status = (await client.get(RESOURCEQUOTAS, name, "default")).get("status") or {}
+        return set(hard) <= set(status.get("used") or {})
+
+    await eventually(counted)
+
+
+async def test_creates_wait_until_the_quota_is_counted() -> None:
+    async with running_apiserver() as api, Client(api.url) as c:
+        await c.create(
+            RESOURCEQUOTAS, {"metadata": {"name": "q"}, "spec": {"hard": {"pods": "3"}}}, "default"
+        )
+        with pytest.raises(errors.Forbidden) as refused:
+            await c.create(PODS, small_pod("early"), "default")
+    assert str(refused.value) == (
+        'pods "early" is forbidden: status unknown for quota: q, resources: pods'
+    )
+
+
 async def test_used_follows_creations_and_deletions(client: Client) -> None:
     hard = {"pods": "10", "requests.cpu": "2", "configmaps": "5", "count/deployments.apps": "3"}
-    await client.create(
-        RESOURCEQUOTAS, {"metadata": {"name": "q"}, "spec": {"hard": hard}}, "default"
-    )
+    await create_quota(client, "q", hard)
     for i in range(2):
         pod = {
             "metadata": {"name": f"p{i}"},
@@ -81,9 +105,7 @@ def small_pod(name: str, cpu: str | None = "500m") -> dict[str, Any]:
 
 async def test_creates_over_the_quota_are_refused(client: Client) -> None:
     hard = {"pods": "2", "requests.cpu": "1"}
-    await client.create(
-        RESOURCEQUOTAS, {"metadata": {"name": "compute"}, "spec": {"hard": hard}}, "default"
-    )
+    await create_quota(client, "compute", hard)
     await client.create(PODS, small_pod("a"), "default")
     await client.create(PODS, small_pod("b", "300m"), "default")
     with pytest.raises(errors.Forbidden) as refused:
@@ -98,9 +120,7 @@ async def test_creates_over_the_quota_are_refused(client: Client) -> None:
 
 async def test_quota_on_compute_requires_requests(client: Client) -> None:
     hard = {"requests.cpu": "4"}
-    await client.create(
-        RESOURCEQUOTAS, {"metadata": {"name": "q"}, "spec": {"hard": hard}}, "default"
-    )
+    await create_quota(client, "q", hard)
     with pytest.raises(errors.Forbidden) as refused:
         await client.create(PODS, small_pod("bare", None), "default")
     assert str(refused.value) == (
@@ -110,9 +130,7 @@ async def test_quota_on_compute_requires_requests(client: Client) -> None:
 
 async def test_dry_run_is_checked_not_charged(client: Client) -> None:
     hard = {"pods": "1"}
-    await client.create(
-        RESOURCEQUOTAS, {"metadata": {"name": "q"}, "spec": {"hard": hard}}, "default"
-    )
+    await create_quota(client, "q", hard)
     await client.create(PODS, small_pod("dry"), "default", dry_run=True)
     await client.create(PODS, small_pod("real"), "default")
 
@@ -123,9 +141,7 @@ async def test_replicaset_reports_replica_failure_when_quota_refuses() -> None:
         task = asyncio.ensure_future(manager.run())
         try:
             hard = {"pods": "2"}
-            await c.create(
-                RESOURCEQUOTAS, {"metadata": {"name": "q"}, "spec": {"hard": hard}}, "default"
-            )
+            await create_quota(c, "q", hard)
             labels = {"app": "rs"}
             rs = {
                 "metadata": {"name": "rs"},

@@ -27,12 +27,13 @@ from kybernetes.api.tables import to_table
 from kybernetes.api.validation import structural
 from kybernetes.apiserver import encoding
 from kybernetes.apiserver.auth.authn import UserInfo
+from kybernetes.apiserver.auth.serviceaccount import TokenIssuer
 from kybernetes.apiserver.crd import scale as custom_scale
 from kybernetes.apiserver.crd.store import CustomResourceStore
 from kybernetes.apiserver.fieldsets import supported_fields
 from kybernetes.apiserver.registry import DeleteOptions, ListOptions, Store
 from kybernetes.apiserver.requestinfo import RequestInfo, parse_bool
-from kybernetes.apiserver.subresources import binding, eviction, scale, streaming
+from kybernetes.apiserver.subresources import binding, eviction, scale, streaming, token
 from kybernetes.apiserver.subresources import log as pod_log
 from kybernetes.apiserver.subresources.kubelet import KubeletClient
 from kybernetes.apiserver.watchcache import CachedObject, TooOldError
@@ -110,6 +111,8 @@ class ResourceHandler:
         self.user_of: Callable[[web.Request], UserInfo | None] = lambda _request: None
         #: How pods/log, exec, attach and portforward reach kubelets (set by the server).
         self.kubelets: KubeletClient | None = None
+        #: Issues service-account tokens (set by the server; without it no token subresource).
+        self.tokens: TokenIssuer | None = None
 
     def store_for(self, info: RequestInfo) -> Store:
         store = self.stores.get((info.group, info.resource))
@@ -275,10 +278,16 @@ class ResourceHandler:
             gone = errors.new_resource_expired(str(exc)).to_status()
             await response.write(orjson.dumps({"type": "ERROR", "object": gone}) + b"\n")
             return response
+        sink = None
+        if not table and request.transport is not None:
+            sink = await _direct_sink(request.transport, response, res)
         first_table = True
         try:
             async with asyncio.timeout(timeout):
                 while True:
+                    # Queued events go out first, with the direct writer off meanwhile (a write
+                    # may yield to the loop), so the client sees every event in order.
+                    watcher.sink = None
                     while watcher.events:
                         kind, cached = watcher.events.popleft()
                         if table:
@@ -299,6 +308,7 @@ class ResourceHandler:
                         await response.write(line)
                     if watcher.closed:
                         break
+                    watcher.sink = sink
                     watcher.wakeup.clear()
                     try:
                         async with asyncio.timeout(BOOKMARK_INTERVAL if bookmarks else None):
@@ -317,6 +327,7 @@ class ResourceHandler:
         except (TimeoutError, ConnectionResetError):
             pass
         finally:
+            watcher.sink = None
             store.cache.stop_watching(watcher)
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
@@ -692,6 +703,12 @@ class ResourceHandler:
             return await binding.handle(self, request, info, store)
         if info.subresource == "eviction" and info.verb == "create":
             return await eviction.handle(self, request, info, store)
+        if (
+            info.subresource == "token"
+            and info.verb == "create"
+            and res.plural == "serviceaccounts"
+        ):
+            return await token.handle(self, request, info, store)
         if res.plural == "pods" and res.group == "" and info.subresource == "log":
             return await pod_log.handle(self, request, info)
         if res.plural == "pods" and res.group == "" and info.subresource in streaming.KUBELET_PATHS:
@@ -716,3 +733,31 @@ class ResourceHandler:
 
         result, _ = await store.update(info.namespace, info.name, mutate, subresource="finalize")
         return self._typed(store.info, result)
+
+
+#: Bytes a watch's send buffer may hold before events wait in its queue (and its task drains).
+_DIRECT_WRITE_LIMIT = 1 << 16
+
+
+async def _direct_sink(
+    transport: asyncio.Transport, response: web.StreamResponse, res: ResourceInfo
+) -> Callable[[str, CachedObject], bool]:
+    """A watch's direct writer: an event in the resource's own version goes to the socket as
+    a prebuilt chunk of the chunked response the moment the cache applies it.
+
+    aiohttp holds a prepared response's headers back until the first body write; an empty
+    write sends them, so direct chunks never precede them.
+    """
+    await response.write(b"")
+    api_version, kind = res.api_version, res.kind
+
+    def sink(event_type: str, cached: CachedObject) -> bool:
+        obj = cached.obj
+        if obj.get("apiVersion") != api_version or obj.get("kind") != kind:
+            return False
+        if transport.is_closing() or transport.get_write_buffer_size() > _DIRECT_WRITE_LIMIT:
+            return False
+        transport.write(cached.event_chunk(event_type))
+        return True
+
+    return sink

@@ -9,9 +9,12 @@ both take the last unit — and refused, as upstream words it, when it would go 
     used: requests.cpu=1500m, limited: requests.cpu=2
 
 A quota that limits compute resources also requires every container to state them
-(``failed quota: compute: must specify requests.cpu for: web``). The resourcequota controller
-later recomputes ``used`` from what really exists, so a charge for a create that then failed,
-or for an object since deleted, is corrected. Dry runs are checked but never charged.
+(``failed quota: compute: must specify requests.cpu for: web``). A quota the resourcequota
+controller has not counted yet (no ``status.used`` for a limited resource) refuses the create
+until it has, as upstream: ``status unknown for quota: compute, resources: pods``. The
+resourcequota controller later recomputes ``used`` from what really exists, so a charge for a
+create that then failed, or for an object since deleted, is corrected. Dry runs are checked but
+never charged.
 """
 
 from __future__ import annotations
@@ -63,6 +66,16 @@ class QuotaAdmission:
                 status = current.setdefault("status", {})
                 used = dict(status.get("used") or {})
                 limits = (current.get("spec") or {}).get("hard") or {}
+                unknown = [r for r in covered if r not in used]
+                if unknown:
+                    # Not yet counted by the resourcequota controller: charging from zero
+                    # could let everything that already exists through again.
+                    raise errors.new_forbidden(
+                        info.plural,
+                        name,
+                        f"status unknown for quota: {current['metadata']['name']}, "
+                        f"resources: {','.join(unknown)}",
+                    )
                 over = []
                 for resource in covered:
                     before = _parse(used.get(resource, "0"))
