@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import importlib.util
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -23,6 +25,19 @@ from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pod
 from kybernetes.network.policy.enforcer import cleanup as policy_cleanup
 from kybernetes.network.proxy.proxier import ProxyConfig
 from kybernetes.network.proxy.proxier import cleanup as proxy_cleanup
+
+#: The seeds' echo example: its image builder, Deployment, Service and Ingress.
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "echo"
+
+
+def echo_example() -> ModuleType:
+    """``examples/echo/image.py`` loaded as a module (the example is not a package)."""
+    spec = importlib.util.spec_from_file_location("echo_image", EXAMPLE / "image.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:
@@ -156,7 +171,7 @@ class RealNodeCluster:
     and policy tables, the bridge, cgroups — and only then asserts that nothing was left.
     """
 
-    def __init__(self, base: Path, archives: Iterable[Path]) -> None:
+    def __init__(self, base: Path, archives: Iterable[Path], flags: Iterable[str] = ()) -> None:
         if os.geteuid() != 0:
             raise AssertionError("real containers need root: run this suite as root (CI does)")
         self.base = base
@@ -167,7 +182,7 @@ class RealNodeCluster:
             import_image(self.data, archive)
         self.instance = uuid.uuid4().hex[:6]
         http, https = free_port(), free_port()
-        extra = ("--runtime", "runc", "--node-instance", self.instance)
+        extra = ("--runtime", "runc", "--node-instance", self.instance, *flags)
         self.current = start_server(self.data, home, *extra, "--ingress-ports", f"{http},{https}")
         self.current.ingress_port = http
 
@@ -210,7 +225,7 @@ _LOCK_WAIT = 90.0
 
 
 @contextlib.contextmanager
-def _one_real_node_at_a_time() -> Iterator[None]:
+def one_real_node_at_a_time() -> Iterator[None]:
     with REAL_NODE_LOCK.open("a") as lock:
         deadline = time.monotonic() + _LOCK_WAIT
         while True:
@@ -231,9 +246,12 @@ def _one_real_node_at_a_time() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def real_node_cluster(base: Path, archives: Iterable[Path]) -> Iterator[RealNodeCluster]:
-    with _one_real_node_at_a_time():
-        node = RealNodeCluster(base, archives)
+def real_node_cluster(
+    base: Path, archives: Iterable[Path], flags: Iterable[str] = ()
+) -> Iterator[RealNodeCluster]:
+    """A real-node cluster for the block; ``flags`` go to ``kyb server`` as well."""
+    with one_real_node_at_a_time():
+        node = RealNodeCluster(base, archives, flags)
         try:
             yield node
         finally:

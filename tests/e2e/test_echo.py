@@ -12,41 +12,28 @@ The fixture removes every pod, table, link and cgroup the run made, and checks i
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Cluster, real_node_cluster
+from tests.e2e.conftest import EXAMPLE, Cluster, echo_example, real_node_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "echo"
 HOST = "echo.example.com"
 RATE = 20.0  # requests per second, per target
-
-
-def _image_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("echo_image", EXAMPLE / "image.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     base = tmp_path_factory.mktemp("echo")
-    image = _image_module()
+    image = echo_example()
     archives = [
         image.echo_image(tag).write_oci(base / f"echo-{tag}.tar", f"{image.REPOSITORY}:{tag}")
         for tag in ("1", "2")
@@ -174,7 +161,7 @@ def test_echo_example_upgrades_without_a_failed_request(cluster: Cluster) -> Non
         wait_until(lambda: settled(cluster, 4), what="4 ready echo pods")
         cluster.kubectl("scale", "deployment/echo", "--replicas=2")
         wait_until(lambda: settled(cluster, 2), what="scaled back to 2")
-        cluster.kubectl("set", "image", "deployment/echo", f"echo={_image_module().REPOSITORY}:2")
+        cluster.kubectl("set", "image", "deployment/echo", f"echo={echo_example().REPOSITORY}:2")
         cluster.kubectl("rollout", "status", "deployment/echo", "--timeout=120s", timeout=130)
         wait_until(lambda: settled(cluster, 2), what="the rollout to finish")
         time.sleep(2)
@@ -211,7 +198,7 @@ def run_pod(cluster: Cluster, name: str, command: str, namespace: str = "default
             "containers": [
                 {
                     "name": "client",
-                    "image": f"{_image_module().REPOSITORY}:1",
+                    "image": f"{echo_example().REPOSITORY}:1",
                     "imagePullPolicy": "Never",
                     "command": ["sh", "-c", f"({command}) > /dev/termination-log 2>&1"],
                 }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kybernetes.util.pki import (
@@ -22,6 +23,7 @@ from kybernetes.util.pki import (
     PKIError,
     ensure_cluster_pki,
     issue_client_cert,
+    self_signed_serving_cert,
     serving_sans,
     ssl_server_context,
     write_file_atomic,
@@ -358,3 +360,15 @@ def test_ssl_server_context_refuses_a_client_cert_from_another_ca(tmp_path: Path
         b.close()
     assert errors
     assert "certificate verify failed" in str(errors[0])
+
+
+def test_self_signed_serving_cert_names_its_hosts_and_no_cluster_ca(tmp_path: Path) -> None:
+    pki = ensure_cluster_pki(tmp_path, hosts=["127.0.0.1"])
+    pair = self_signed_serving_cert("node-b", ["node-b", "192.0.2.12", "127.0.0.1"])
+    assert sans_of(pair.cert) == {"node-b", "192.0.2.12", "127.0.0.1"}
+    assert pair.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "node-b"
+    eku = pair.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.SERVER_AUTH in eku
+    # Signed by a throwaway issuer of its own, not by the cluster CA.
+    with pytest.raises((ValueError, InvalidSignature)):
+        pair.cert.verify_directly_issued_by(pki.ca.cert)

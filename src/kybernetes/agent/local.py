@@ -5,7 +5,9 @@ the agent's directory out as the other tools expect it — ``images/`` (shared w
 ``kyb image import``), ``runtime/`` (runc state and container bundles), ``network/`` (address
 records), ``pods/`` (volumes, logs) — builds the image service, and hands the kubelet a factory
 that builds the runc runtime and the bridge network once the node's pod CIDR is known. Unused
-images are garbage-collected by disk usage, never one a container of this node uses.
+images are garbage-collected by disk usage, never one a container of this node uses. The node's
+usage (``agent/stats``) is pushed to ``metrics.k8s.io`` every ``stats_interval`` and served on
+the agent's ``/stats/summary``.
 
 Needs root: namespaces, mounts, cgroups and nftables.
 """
@@ -26,16 +28,27 @@ from typing import Final
 
 from kybernetes.agent.images.commands import image_dir
 from kybernetes.agent.images.registry import RegistryConfig
-from kybernetes.agent.images.service import LocalImageService
-from kybernetes.agent.kubelet.config import KubeletConfig
+from kybernetes.agent.images.service import UPPER, LocalImageService
+from kybernetes.agent.kubelet.config import (
+    DEFAULT_CONTAINER_LOG_MAX_FILES,
+    DEFAULT_CONTAINER_LOG_MAX_SIZE,
+    KubeletConfig,
+)
 from kybernetes.agent.kubelet.kubelet import Kubelet, run_kubelet
+from kybernetes.agent.kubelet.nodeinfo import host_ip
+from kybernetes.agent.kubelet.volumes.manager import remove_pod_dir
+from kybernetes.agent.network import routes
 from kybernetes.agent.network.bridge import BridgeConfig, BridgeNetwork
+from kybernetes.agent.network.podroutes import PodRoutes
 from kybernetes.agent.node import KUBELET_PORT
 from kybernetes.agent.runtime.interface import RuntimeService
 from kybernetes.agent.runtime.runc.runtime import RuncRuntime
 from kybernetes.agent.server.app import KubeletServer, KubeletServerConfig, KubeletTLS
 from kybernetes.agent.server.host import KubeletHost, KubeletPods
+from kybernetes.agent.stats.collector import NodeCollector, NodeLayout
+from kybernetes.agent.stats.publisher import DEFAULT_INTERVAL, StatsPublisher
 from kybernetes.client.rest import Client
+from kybernetes.util.pki import self_signed_serving_cert
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +72,18 @@ class NodeAgentConfig:
     bridge: str = "kyb0"
     nft_table: str = "kyb-podnet"
     cgroup_root: str = "kybernetes"
+    #: The node's InternalIP; empty: the address the host name resolves to.
+    node_ip: str = ""
     insecure_registries: tuple[str, ...] = ()
     #: The agent's HTTPS server (logs, exec, port-forward); without TLS material none runs.
     kubelet_bind: str = "0.0.0.0"
     kubelet_port: int = KUBELET_PORT
     kubelet_tls: KubeletTLS | None = None
+    #: How often the node's usage is collected and pushed (metrics-server's resolution).
+    stats_interval: float = DEFAULT_INTERVAL
+    #: The kubelet's containerLogMaxSize (bytes) and containerLogMaxFiles.
+    container_log_max_size: int = DEFAULT_CONTAINER_LOG_MAX_SIZE
+    container_log_max_files: int = DEFAULT_CONTAINER_LOG_MAX_FILES
 
     @classmethod
     def for_instance(cls, data_dir: Path, instance: str, **kwargs: object) -> NodeAgentConfig:
@@ -82,8 +102,14 @@ class NodeAgentConfig:
         )
 
 
-async def run_runc_node(client: Client, config: NodeAgentConfig) -> None:
-    """Run this machine as a node of the cluster behind ``client`` until cancelled."""
+async def run_runc_node(
+    client: Client, config: NodeAgentConfig, pod_cidr: asyncio.Future[str] | None = None
+) -> None:
+    """Run this machine as a node of the cluster behind ``client`` until cancelled.
+
+    ``pod_cidr`` is resolved with the node's pod CIDR once the Node is registered and has one
+    (what the node's services, started beside the agent, wait for).
+    """
     if os.geteuid() != 0:
         raise NotRootError(
             "real containers need root (namespaces, mounts, cgroups); run as root, or use "
@@ -98,18 +124,27 @@ async def run_runc_node(client: Client, config: NodeAgentConfig) -> None:
     runtime: RuncRuntime | None = None
     in_use: set[str] = set()
 
-    def build(pod_cidr: str) -> RuntimeService:
+    def build(cidr: str) -> RuntimeService:
         nonlocal runtime
+        if pod_cidr is not None and not pod_cidr.done():
+            pod_cidr.set_result(cidr)
         network = BridgeNetwork(
             BridgeConfig(
-                pod_cidr=pod_cidr,
+                pod_cidr=cidr,
                 state_dir=str(base / "network"),
                 bridge=config.bridge,
                 cluster_cidr=config.cluster_cidr,
                 table=config.nft_table,
             )
         )
-        runtime = RuncRuntime(base / "runtime", images, network, cgroup_root=config.cgroup_root)
+        runtime = RuncRuntime(
+            base / "runtime",
+            images,
+            network,
+            cgroup_root=config.cgroup_root,
+            log_max_size=kubelet_config.container_log_max_size,
+            log_max_files=kubelet_config.container_log_max_files,
+        )
         return runtime
 
     async def refresh_in_use() -> None:
@@ -133,18 +168,35 @@ async def run_runc_node(client: Client, config: NodeAgentConfig) -> None:
         log.warning("no TLS material for the agent's server: logs, exec and port-forward are off")
 
     def serve(kubelet: Kubelet) -> None:
+        stats.pods = kubelet.pod_informer.store.list
         if server is not None:
             server.host = KubeletHost(KubeletPods(kubelet))
+            server.stats = stats
 
     kubelet_config = KubeletConfig(
         kubelet_port=kubelet_port,
         node_name=config.node_name or socket.gethostname().lower(),
         data_dir=str(base / "pods"),
+        container_log_max_size=config.container_log_max_size,
+        container_log_max_files=config.container_log_max_files,
+        seccomp_root=str(base / "seccomp"),
         pod_cidr=config.pod_cidr,
         cluster_dns=(CLUSTER_DNS,),
         runtime_name="runc",
         runtime_version=_runc_version(),
         cgroup_root=config.cgroup_root,
+        internal_ip=config.node_ip,
+    )
+    stats = NodeCollector(
+        NodeLayout(
+            node_name=kubelet_config.node_name,
+            cgroup_root=config.cgroup_root,
+            root_dir=str(base),
+            logs_root=kubelet_config.logs_root,
+            # the runtime's containers/<id>/ holds the rootfs the image service prepared
+            writable_layer=lambda cid: str(base / "runtime" / "containers" / cid / UPPER),
+        ),
+        window=config.stats_interval,
     )
     try:
         async with asyncio.TaskGroup() as group:
@@ -154,6 +206,11 @@ async def run_runc_node(client: Client, config: NodeAgentConfig) -> None:
             if server is not None:
                 group.create_task(server.run())
             group.create_task(refresh_in_use())
+            publisher = StatsPublisher(client, stats.publish, interval=config.stats_interval)
+            group.create_task(publisher.run())
+            group.create_task(
+                PodRoutes(client, kubelet_config.node_name, config.node_ip or host_ip()).run()
+            )
             group.create_task(images.garbage_collector(lambda: set(in_use)).run())
     finally:
         if server is not None:
@@ -161,6 +218,21 @@ async def run_runc_node(client: Client, config: NodeAgentConfig) -> None:
         if runtime is not None:
             await runtime.close()
         await images.close()
+
+
+def joining_kubelet_tls(ca_pem: bytes | None, node_name: str, node_ip: str) -> KubeletTLS | None:
+    """TLS for the agent's server on a node that joins with only a kubeconfig.
+
+    It serves a self-signed certificate (the API server does not verify kubelet serving
+    certificates by default) and accepts client certificates from the cluster CA the
+    kubeconfig trusts — the one that signs the API server's kubelet-client certificate.
+    Without a CA in the kubeconfig there is nothing to check callers against: no server.
+    """
+    if not ca_pem:
+        return None
+    hosts = dict.fromkeys([node_name, node_ip or host_ip(), "127.0.0.1"])
+    serving = self_signed_serving_cert(node_name, list(hosts))
+    return KubeletTLS(serving.cert_pem, serving.key_pem, ca_pem)
 
 
 def _runc_version() -> str:
@@ -184,6 +256,7 @@ def cleanup_node(config: NodeAgentConfig) -> None:
     this is what ``kyb agent --cleanup`` and the tests do after a node stops for good.
     """
     subprocess.run(["ip", "link", "del", config.bridge], capture_output=True, check=False)
+    routes.sync_pod_routes({})
     subprocess.run(
         ["nft", "delete", "table", "ip", config.nft_table], capture_output=True, check=False
     )
@@ -205,7 +278,8 @@ async def remove_all_pods(config: NodeAgentConfig) -> int:
     """Stop and remove every sandbox and container the node's runtime holds; how many sandboxes.
 
     For taking a node out of service (and for tests that must leave the host clean even when
-    they fail): containers get no grace period; each sandbox's network, mounts and cgroups go.
+    they fail): containers get no grace period; each sandbox's network, mounts and cgroups go,
+    and so do the pods' volumes.
     """
     base = config.data_dir
     images = LocalImageService(image_dir(base))
@@ -227,6 +301,9 @@ async def remove_all_pods(config: NodeAgentConfig) -> int:
         for sandbox in sandboxes:
             await runtime.stop_pod_sandbox(sandbox.id)
             await runtime.remove_pod_sandbox(sandbox.id)
+        pod_dirs = base / "pods" / "pods"
+        for pod_dir in pod_dirs.iterdir() if pod_dirs.is_dir() else ():
+            remove_pod_dir(str(pod_dir))
         return len(sandboxes)
     finally:
         await runtime.close()

@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -29,14 +30,24 @@ from kybernetes.agent.images.commands import (
     remove_images,
 )
 from kybernetes.agent.images.interface import ImageError
-from kybernetes.agent.local import NodeAgentConfig, NotRootError, run_runc_node
-from kybernetes.client.kubeconfig import KubeconfigError, default_kubeconfig_path
+from kybernetes.agent.local import (
+    NodeAgentConfig,
+    NotRootError,
+    joining_kubelet_tls,
+)
+from kybernetes.agent.node import KUBELET_PORT
+from kybernetes.api.quantity import parse_quantity
+from kybernetes.client.kubeconfig import KubeconfigError, default_kubeconfig_path, load_kubeconfig
 from kybernetes.client.rest import Client
 from kybernetes.controllers.manager import ControllerManager
+from kybernetes.network.ingress import PROXY_CHOICES
 from kybernetes.scheduler.app import run_scheduler
 from kybernetes.scheduler.config import ConfigError, load_config
 from kybernetes.server.allinone import AGENT_SUBDIR, ServerConfig, run_server
+from kybernetes.server.node import run_node
+from kybernetes.server.nodeservices import NodeServicesConfig
 from kybernetes.storage.errors import StorageError
+from kybernetes.util.metricsserver import MetricsServer, parse_bind_address
 from kybernetes.util.pki import PKIError
 
 
@@ -107,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HTTP,HTTPS",
         help="the ingress controller's ports on this node ('none': no ingress controller)",
     )
+    server.add_argument(
+        "--ingress-proxy",
+        choices=PROXY_CHOICES,
+        default="auto",
+        help="the ingress data plane: nginx, the builtin asyncio proxy, or auto (nginx if found)",
+    )
     # Test-only: name the node's bridge, nftables table and cgroups apart from a real node's.
     server.add_argument("--node-instance", default="", help=argparse.SUPPRESS)
     server.add_argument(
@@ -116,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also run N simulated nodes (kwok-style: pods run without processes)",
     )
+    _hpa_flags(server)
+    # Test-only: how often nodes push usage (kubectl top, the HPA); metrics-server's 15 s.
+    server.add_argument(
+        "--node-stats-interval", type=_seconds, default=15.0, help=argparse.SUPPRESS
+    )
+    _container_log_flags(server)
     apiserver = sub.add_parser("apiserver", help="run the API server alone")
     _server_flags(apiserver)
     manager = sub.add_parser(
@@ -127,12 +150,15 @@ def _parser() -> argparse.ArgumentParser:
         default="*",
         help="comma-separated controllers to run ('*': all of them)",
     )
+    _hpa_flags(manager)
+    _metrics_flags(manager, 10257)
     _leader_flags(manager)
     scheduler = sub.add_parser("scheduler", help="run the scheduler alone against an API server")
     _client_flags(scheduler)
     scheduler.add_argument(
         "--config", type=Path, default=None, help="a KubeSchedulerConfiguration file"
     )
+    _metrics_flags(scheduler, 10259)
     _leader_flags(scheduler)
     agent = sub.add_parser("agent", help="run a node agent against an API server")
     _client_flags(agent)
@@ -145,8 +171,19 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--node-name", default="", help="this node's name (runc; default: host)")
     agent.add_argument("--data-dir", type=Path, default=None, help="state directory (runc)")
     agent.add_argument(
-        "--pod-cidr", default="10.42.0.0/24", help="pod addresses when the Node has no podCIDR"
+        "--pod-cidr",
+        default=None,
+        help="this node's pod addresses (runc; default: the control plane assigns them)",
     )
+    agent.add_argument(
+        "--node-ip", default="", help="the node's InternalIP (runc; default: the host name's)"
+    )
+    agent.add_argument(
+        "--kubelet-port", type=int, default=KUBELET_PORT, help="the agent's HTTPS port (runc)"
+    )
+    agent.add_argument("--node-instance", default="", help=argparse.SUPPRESS)
+    agent.add_argument("--node-stats-interval", type=_seconds, default=15.0, help=argparse.SUPPRESS)
+    _container_log_flags(agent)
     agent.add_argument("--nodes", type=int, default=1, help="simulated nodes to run (fake)")
     agent.add_argument(
         "--node-name-prefix", default="kyb-fake-node-", help="simulated node names (fake)"
@@ -173,6 +210,94 @@ def _client_flags(parser: argparse.ArgumentParser) -> None:
         help="kubeconfig of the API server (default: $KUBECONFIG or ~/.kube/config)",
     )
     parser.add_argument("--context", default=None, help="kubeconfig context to use")
+
+
+def _seconds(text: str) -> float:
+    """A duration flag: ``15``, ``15s`` or ``500ms``."""
+    value = text.strip()
+    try:
+        if value.endswith("ms"):
+            return float(value[:-2]) / 1000
+        return float(value.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 15s, got {text!r}") from None
+
+
+def _hpa_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--horizontal-pod-autoscaler-sync-period",
+        type=_seconds,
+        default=None,
+        metavar="DURATION",
+        help="how often each HorizontalPodAutoscaler is reconciled (default 15s)",
+    )
+
+
+def _controller_options(args: argparse.Namespace) -> dict[str, Any]:
+    period = args.horizontal_pod_autoscaler_sync_period
+    return {} if period is None else {"horizontal_pod_autoscaler_sync_period": period}
+
+
+def _log_size(text: str) -> int:
+    """A size flag: ``10Mi``, ``512Ki``, ``4096``."""
+    try:
+        return parse_quantity(text).value()
+    except (ValueError, ArithmeticError):
+        raise argparse.ArgumentTypeError(f"expected a size such as 10Mi, got {text!r}") from None
+
+
+def _log_files(text: str) -> int:
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError("must be at least 2 (the current file and one more)")
+    return int(text)
+
+
+def _container_log_flags(parser: argparse.ArgumentParser) -> None:
+    # Test-only (the kubelet's containerLogMaxSize and containerLogMaxFiles; 10Mi and 5).
+    parser.add_argument("--container-log-max-size", type=_log_size, help=argparse.SUPPRESS)
+    parser.add_argument("--container-log-max-files", type=_log_files, help=argparse.SUPPRESS)
+
+
+def _container_log_options(args: argparse.Namespace) -> dict[str, int]:
+    options: dict[str, int] = {}
+    if getattr(args, "container_log_max_size", None) is not None:
+        options["container_log_max_size"] = args.container_log_max_size
+    if getattr(args, "container_log_max_files", None) is not None:
+        options["container_log_max_files"] = args.container_log_max_files
+    return options
+
+
+def _metrics_flags(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument(
+        "--metrics-bind-address",
+        default=f"127.0.0.1:{port}",
+        metavar="HOST:PORT",
+        help="serve /metrics and /healthz over HTTP here ('0': nowhere)",
+    )
+
+
+async def _with_metrics(args: argparse.Namespace, main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` with the component's metrics server, if it has one."""
+    default_port = 10259 if args.command == "scheduler" else 10257
+    server: MetricsServer | None = None
+    try:
+        bind = parse_bind_address(args.metrics_bind_address, default_port)
+        if bind is not None:
+            server = MetricsServer(*bind)
+            await server.start()
+    except OSError as exc:  # a second copy on this machine: it still runs, without metrics
+        logging.getLogger("kyb").warning(
+            "metrics not served address=%s error=%s", args.metrics_bind_address, exc
+        )
+        server = None
+    except BaseException:
+        main.close()
+        raise
+    try:
+        await main
+    finally:
+        if server is not None:
+            await server.close()
 
 
 def _leader_flags(parser: argparse.ArgumentParser) -> None:
@@ -228,6 +353,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             node_instance=getattr(args, "node_instance", ""),
             ingress_http_port=ingress_http,
             ingress_https_port=ingress_https,
+            ingress_proxy=getattr(args, "ingress_proxy", "auto"),
+            node_stats_interval=getattr(args, "node_stats_interval", 15.0),
+            node_log_options=_container_log_options(args),
+            controller_options=_controller_options(args) if args.command == "server" else {},
         )
         failed = False
         try:
@@ -258,13 +387,18 @@ def _kubeconfig_client(args: argparse.Namespace, component: str) -> Client:
 
 async def _controller_manager(args: argparse.Namespace) -> None:
     names = None if args.controllers.strip() == "*" else args.controllers.split(",")
-    async with _kubeconfig_client(args, "controller-manager") as client:
+    path = args.kubeconfig or default_kubeconfig_path(os.environ.get("KUBECONFIG"))
+    entry = load_kubeconfig(path, args.context)
+    # Without --root-ca-file kube-controller-manager publishes its kubeconfig's CA to pods.
+    options = {"root_ca": entry.certificate_authority or b"", **_controller_options(args)}
+    async with Client.from_entry(entry, user_agent="kyb/controller-manager") as client:
         manager = ControllerManager(
             client,
             controllers=[n.strip() for n in names if n.strip()] if names is not None else None,
             leader_elect=args.leader_elect,
+            options=options,
         )
-        await manager.run()
+        await _with_metrics(args, manager.run())
 
 
 def _ingress_ports(text: str) -> tuple[int | None, int | None]:
@@ -315,18 +449,49 @@ def _image(args: argparse.Namespace) -> int:
 async def _scheduler(args: argparse.Namespace) -> None:
     config = load_config(args.config) if args.config is not None else None
     async with _kubeconfig_client(args, "scheduler") as client:
-        await run_scheduler(client, config, leader_elect=args.leader_elect)
+        await _with_metrics(args, run_scheduler(client, config, leader_elect=args.leader_elect))
 
 
 async def _agent(args: argparse.Namespace) -> None:
-    async with _kubeconfig_client(args, "agent") as client:
+    path = args.kubeconfig or default_kubeconfig_path(os.environ.get("KUBECONFIG"))
+    entry = load_kubeconfig(path, args.context)
+    async with Client.from_entry(entry, user_agent="kyb/agent") as client:
         if args.runtime == "fake":
-            config = FakeNodesConfig(args.nodes, name_prefix=args.node_name_prefix)
+            config = FakeNodesConfig(
+                args.nodes,
+                name_prefix=args.node_name_prefix,
+                stats_interval=args.node_stats_interval,
+            )
             await run_fake_nodes(client, config)
             return
         data_dir = (args.data_dir or default_data_dir()) / AGENT_SUBDIR
-        node = NodeAgentConfig(data_dir, node_name=args.node_name, pod_cidr=args.pod_cidr)
-        await run_runc_node(client, node)
+        name = args.node_name or socket.gethostname().lower()
+        options: dict[str, Any] = {
+            "node_name": name,
+            "node_ip": args.node_ip,
+            "stats_interval": args.node_stats_interval,
+            **_container_log_options(args),
+            "kubelet_port": args.kubelet_port,
+            "kubelet_tls": joining_kubelet_tls(entry.certificate_authority, name, args.node_ip),
+        }
+        # Without --pod-cidr the control plane's node IPAM controller assigns one.
+        options["pod_cidr"] = args.pod_cidr or ""
+        node = (
+            NodeAgentConfig.for_instance(data_dir, args.node_instance, **options)
+            if args.node_instance
+            else NodeAgentConfig(data_dir, **options)
+        )
+        # The node's services: the server's node runs the cluster-wide ones (ServiceLB, and
+        # the ingress controller on 80/443); a joining node runs its proxy, DNS and policy.
+        services = NodeServicesConfig(
+            node_name=name,
+            pod_cidr=node.pod_cidr,
+            instance=args.node_instance,
+            ingress_http_port=None,
+            ingress_https_port=None,
+            servicelb=False,
+        )
+        await run_node(client, node, services)
 
 
 def _run_client_component(args: argparse.Namespace, main: Coroutine[Any, Any, None]) -> int:

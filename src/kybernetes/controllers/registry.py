@@ -16,10 +16,12 @@ from kybernetes.controllers.endpointslice import EndpointSliceController
 from kybernetes.controllers.garbagecollector import GarbageCollector
 from kybernetes.controllers.hpa import HorizontalPodAutoscalerController
 from kybernetes.controllers.job import JobController
+from kybernetes.controllers.nodeipam import NodeIpamController
 from kybernetes.controllers.nodelifecycle import NodeLifecycleController
 from kybernetes.controllers.podgc import PodGarbageCollector
 from kybernetes.controllers.replicaset import ReplicaSetController, ReplicationManager
 from kybernetes.controllers.resourcequota import ResourceQuotaController
+from kybernetes.controllers.rootcacertpublisher import RootCACertPublisher
 from kybernetes.controllers.serviceaccounts import ServiceAccountsController
 from kybernetes.controllers.statefulset import StatefulSetController
 from kybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
@@ -37,7 +39,9 @@ CONTROLLERS: dict[str, tuple[ControllerFactory, int]] = {
     "endpoints": (EndpointsController, 5),
     "endpointslice": (EndpointSliceController, 5),
     "serviceaccount": (ServiceAccountsController, 1),
+    "root-ca-certificate-publisher": (RootCACertPublisher, 1),
     "node-lifecycle": (NodeLifecycleController, 5),
+    "nodeipam": (NodeIpamController, 1),
     "pod-garbage-collector": (PodGarbageCollector, 1),
     "disruption": (DisruptionController, 1),
     "resourcequota": (ResourceQuotaController, 5),

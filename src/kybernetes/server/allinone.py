@@ -1,11 +1,11 @@
 """``kyb server`` and ``kyb apiserver``: run the control plane in one process until interrupted.
 
 Start-up, in order: open the storage engine; create (or reuse) the cluster PKI under
-``DATA_DIR/pki``; write ``DATA_DIR/kubeconfig`` with admin credentials; start the API server
-and the storage compactor; for ``kyb server``, start the in-process components (controller
-manager, scheduler, simulated nodes with ``--fake-nodes``); print one ``kybernetes ready``
-line; for ``kyb server``, merge a ``kybernetes`` context into ``~/.kube/config`` (unless told
-not to), as kind does.
+``DATA_DIR/pki`` (its ``sa.key`` signs service-account tokens); write ``DATA_DIR/kubeconfig``
+with admin credentials; start the API server and the storage compactor; for ``kyb server``,
+start the in-process components (controller manager, scheduler, simulated nodes with
+``--fake-nodes``); print one ``kybernetes ready`` line; for ``kyb server``, merge a
+``kybernetes`` context into ``~/.kube/config`` (unless told not to), as kind does.
 
 In-process components are still only API clients (DESIGN.md §1): each talks HTTPS to the
 server's own address with a client certificate of its own identity
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kybernetes.agent.fake import FakeNodes, FakeNodesConfig
-from kybernetes.agent.local import NodeAgentConfig, run_runc_node
+from kybernetes.agent.local import NodeAgentConfig
 from kybernetes.agent.node import KUBELET_PORT
 from kybernetes.agent.server.app import APISERVER_USER as APISERVER_KUBELET_USER
 from kybernetes.agent.server.app import KubeletTLS
@@ -35,6 +35,7 @@ from kybernetes.apiserver.auth.authn import (
     TokenFileAuthenticator,
     UnionAuthenticator,
 )
+from kybernetes.apiserver.auth.serviceaccount import ServiceAccountTokens
 from kybernetes.apiserver.subresources.kubelet import client_context, node_address
 from kybernetes.client.kubeconfig import (
     admin_entry,
@@ -45,7 +46,8 @@ from kybernetes.client.kubeconfig import (
 from kybernetes.client.rest import Client, tls_client_context
 from kybernetes.controllers.manager import ControllerManager
 from kybernetes.scheduler.app import run_scheduler
-from kybernetes.server.nodeservices import NodeServicesConfig, run_node_services
+from kybernetes.server.node import run_node
+from kybernetes.server.nodeservices import NodeServicesConfig
 from kybernetes.storage.compactor import DEFAULT_INTERVAL, run_compactor
 from kybernetes.storage.factory import open_storage
 from kybernetes.util.pki import (
@@ -85,6 +87,12 @@ class ServerConfig:
     node_instance: str = ""  # names the node's host objects apart (tests)
     ingress_http_port: int | None = 80  # the ingress controller's ports (None: no ingress)
     ingress_https_port: int | None = 443
+    ingress_proxy: str = "auto"  # the ingress data plane: nginx, builtin, auto (nginx if found)
+    node_stats_interval: float = 15.0  # how often nodes push usage (tests: shorter)
+    #: The real node's container log rotation (``NodeAgentConfig``; tests: smaller).
+    node_log_options: Mapping[str, int] = field(default_factory=dict)
+    #: The controller manager's options (``horizontal_pod_autoscaler_sync_period``...).
+    controller_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _local_names() -> list[str]:
@@ -133,6 +141,8 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                 authenticator=UnionAuthenticator(authenticators),
                 kubelet_client_ssl=client_context(kubelet_client.cert_pem, kubelet_client.key_pem),
                 kubelet_address=kubelet_address,
+                # Signed with the data dir's key, so tokens survive restarts.
+                service_accounts=ServiceAccountTokens(pki.service_account_key),
             ),
         )
 
@@ -143,7 +153,10 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
             if config.controllers:
                 client = _component_client(url, pki, "system:kube-controller-manager")
                 clients.append(client)
-                group.create_task(ControllerManager(client).run(), name="controller-manager")
+                # The root CA publisher hands pods the cluster CA (--root-ca-file).
+                options = {"root_ca": pki.ca.cert_pem, **config.controller_options}
+                manager = ControllerManager(client, options=options)
+                group.create_task(manager.run(), name="controller-manager")
             if config.scheduler:
                 client = _component_client(url, pki, "system:kube-scheduler")
                 clients.append(client)
@@ -154,6 +167,8 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                 agent_dir = config.data_dir / AGENT_SUBDIR
                 serving = issue_serving_cert(pki, node_name, [node_name, "127.0.0.1", "::1"])
                 server_options = {
+                    **config.node_log_options,
+                    "stats_interval": config.node_stats_interval,
                     "node_name": node_name,
                     "kubelet_bind": "127.0.0.1",
                     # tests run beside a real node: a free port
@@ -165,23 +180,25 @@ async def run_server(config: ServerConfig, ready: asyncio.Event | None = None) -
                     if config.node_instance
                     else NodeAgentConfig(agent_dir, **server_options)  # type: ignore[arg-type]
                 )
-                group.create_task(run_runc_node(client, agent), name="node agent")
                 services = NodeServicesConfig(
                     node_name=node_name,
                     pod_cidr=agent.pod_cidr,
-                    bridge=agent.bridge,
-                    cluster_cidr=agent.cluster_cidr,
                     instance=config.node_instance,
                     ingress_http_port=config.ingress_http_port,
                     ingress_https_port=config.ingress_https_port,
+                    ingress_proxy=config.ingress_proxy,
+                    ingress_dir=agent.data_dir / "ingress-nginx",
                 )
-                group.create_task(run_node_services(client, services), name="node services")
+                group.create_task(run_node(client, agent, services), name="node")
             if config.fake_nodes:
                 client = _component_client(url, pki, "system:node:kyb-fake-nodes", (NODES_GROUP,))
                 clients.append(client)
                 # The real node, if any, has the first pod subnet.
                 offset = 1 if config.node_agent else 0
-                nodes = FakeNodes(client, FakeNodesConfig(config.fake_nodes, cidr_offset=offset))
+                fake = FakeNodesConfig(
+                    config.fake_nodes, cidr_offset=offset, stats_interval=config.node_stats_interval
+                )
+                nodes = FakeNodes(client, fake)
                 group.create_task(nodes.run(), name="fake-nodes")
                 await nodes.ready.wait()
             entry = admin_entry(url, pki, CONTEXT_NAME)

@@ -209,6 +209,23 @@ def issue_serving_cert(
     )
 
 
+def self_signed_serving_cert(
+    common_name: str, hosts: Iterable[str], days: int = LEAF_DAYS, *, now: dt.datetime | None = None
+) -> CertKeyPair:
+    """A serving certificate for ``hosts`` signed by a throwaway CA of its own.
+
+    What a node agent joining with only a kubeconfig serves port 10250 with, as upstream's
+    kubelet does when given no certificate: the API server does not verify kubelet serving
+    certificates unless told to, and no cluster CA key is needed on the node.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    sans = [
+        x509.DNSName(h) if not _is_ip(h) else x509.IPAddress(ipaddress.ip_address(h)) for h in hosts
+    ]
+    issuer = _self_signed_ca(_new_key(), now)
+    return _issue_leaf(issuer, _name(common_name), now, days, server=True, sans=sans)
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

@@ -35,6 +35,7 @@ from kybernetes.agent.heartbeat import Heartbeats
 from kybernetes.agent.images.interface import ImageService
 from kybernetes.agent.kubelet import labels as L
 from kybernetes.agent.kubelet.config import KubeletConfig
+from kybernetes.agent.kubelet.metrics import PodStarts
 from kybernetes.agent.kubelet.nodeinfo import node_config
 from kybernetes.agent.kubelet.pleg import PLEG
 from kybernetes.agent.kubelet.podworkers import DONE, PodWorkers
@@ -44,14 +45,22 @@ from kybernetes.agent.kubelet.status import StatusWriter, container_info
 from kybernetes.agent.kubelet.sync import PodContext, PodSyncer, SyncSettings, pod_name
 from kybernetes.agent.kubelet.termination import Killer, grace_period
 from kybernetes.agent.kubelet.volumes.manager import VolumeManager
+from kybernetes.agent.kubelet.volumes.tokens import TokenManager
 from kybernetes.agent.network.dns import ClusterDNS, DNSConfig, parse_resolv_conf
 from kybernetes.agent.node import NodeConfig, register
 from kybernetes.agent.podstatus import TERMINAL_PHASES, ContainerInfo, pod_status
-from kybernetes.agent.runtime.interface import RuntimeError_, RuntimeService
+from kybernetes.agent.runtime.interface import PodSandboxStatus, RuntimeError_, RuntimeService
 from kybernetes.api import errors
 from kybernetes.client.events import EventRecorder
 from kybernetes.client.informer import Handler, Informer
-from kybernetes.client.resource import CONFIGMAPS, NODES, PODS, SECRETS, SERVICES
+from kybernetes.client.resource import (
+    CONFIGMAPS,
+    NODES,
+    PODS,
+    SECRETS,
+    SERVICEACCOUNTS,
+    SERVICES,
+)
 from kybernetes.client.rest import Client
 from kybernetes.util.clock import Clock, RealClock
 
@@ -113,6 +122,7 @@ class Kubelet:
         )
         self.workers = PodWorkers(self._sync_pod, self.clock)
         self.status_writer = StatusWriter(client)
+        self.pod_starts = PodStarts(self.clock)
         self.node: NodeConfig | None = None
         self.node_object: Obj | None = None
         self.ready = asyncio.Event()
@@ -138,6 +148,12 @@ class Kubelet:
 
     def _secret(self, namespace: str, name: str) -> Obj | None:
         return self.secret_informer.store.get(f"{namespace}/{name}")
+
+    async def _request_token(self, namespace: str, account: str, request: Obj) -> Obj:
+        """A TokenRequest for ``account`` (the projected volumes' service-account tokens)."""
+        return await self.client.create(
+            SERVICEACCOUNTS, request, namespace, name=account, subresource="token"
+        )
 
     def _allocatable(self) -> Mapping[str, str]:
         node = self.node
@@ -165,8 +181,25 @@ class Kubelet:
                 backoff = min(backoff * 2, 30.0)
         spec = self.node_object.get("spec") or {}
         cidr = str(spec.get("podCIDR") or self.config.pod_cidr)
+        if not cidr:
+            cidr = await self._wait_for_pod_cidr(self.node.name)
         log.info("node registered node=%s pod_cidr=%s", self.node.name, cidr)
         return cidr
+
+    async def _wait_for_pod_cidr(self, name: str) -> str:
+        """The pod CIDR the control plane's node IPAM controller gives this Node."""
+        log.info("waiting for the control plane to assign a pod CIDR node=%s", name)
+        while True:
+            await self.clock.sleep(1.0)
+            try:
+                node = await self.client.get(NODES, name)
+            except _FAILURES as exc:
+                log.warning("reading the node failed node=%s error=%s", name, exc)
+                continue
+            cidr = (node.get("spec") or {}).get("podCIDR")
+            if cidr:
+                self.node_object = node
+                return str(cidr)
 
     # --- running --------------------------------------------------------------------------
 
@@ -182,6 +215,7 @@ class Kubelet:
             secrets=self._secret,
             allocatable=self._allocatable,
             use_tmpfs=use_tmpfs,
+            tokens=TokenManager(self._request_token, self.clock),
         )
         probes = ProbeManager(runtime, self.clock, wake=self.workers.wake, record=self.record)
         killer = Killer(runtime, self.clock, self.record)
@@ -194,12 +228,13 @@ class Kubelet:
                 node_dns = DNSConfig()
         settings = SyncSettings(
             runtime_name=cfg.runtime_name,
-            logs_root=os.path.join(cfg.data_dir, "logs"),
+            logs_root=cfg.logs_root,
             cgroup_root=cfg.cgroup_root,
             cluster_dns=ClusterDNS(tuple(cfg.cluster_dns), cfg.cluster_domain, (node.internal_ip,)),
             node_dns=node_dns,
             host_ips=(node.internal_ip,),
             pids_limit=cfg.pod_pids_limit,
+            seccomp_root=cfg.seccomp_root or os.path.join(cfg.data_dir, "seccomp"),
         )
         syncer = PodSyncer(
             runtime,
@@ -284,6 +319,7 @@ class Kubelet:
     def _on_pod(self, pod: Obj) -> None:
         uid = str(pod["metadata"].get("uid", ""))
         self._pods[uid] = pod
+        self.pod_starts.seen(uid, (pod.get("status") or {}).get("phase"))
         self.workers.wake(uid)
 
     def _on_pod_deleted(self, pod: Obj) -> None:
@@ -334,7 +370,7 @@ class Kubelet:
             state = await self._runtime_state(uid)
         sandbox = state.ready_sandbox
         latest = {name: inst[0] for name, inst in state.containers.items() if inst}
-        self.parts.probes.sync(pod, latest, sandbox.ip if sandbox else "")
+        self.parts.probes.sync(pod, latest, self._probe_ip(pod, sandbox))
         status = self._status(pod, ctx, state)
         if status["phase"] in TERMINAL_PHASES and (sandbox is not None or state.running()):
             self.parts.probes.remove_pod(uid)
@@ -384,6 +420,15 @@ class Kubelet:
         self.parts.volumes.teardown(uid)
         self.parts.syncer.puller.forget_pod(uid)
         self._contexts.pop(uid, None)
+        self.pod_starts.forget(uid)
+
+    def _probe_ip(self, pod: Obj, sandbox: PodSandboxStatus | None) -> str:
+        """The address probes reach the pod at: its IP, the node's for a host-network pod."""
+        if sandbox is not None and sandbox.ip:
+            return sandbox.ip
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            return self.parts.node.internal_ip
+        return ""
 
     def _status(
         self, pod: Obj, ctx: PodContext, state: L.PodRuntimeState, terminal: bool = False
@@ -430,6 +475,7 @@ class Kubelet:
             raise
         if written is not None:
             ctx.last_pod = written
+            self.pod_starts.phase(str(pod["metadata"].get("uid", "")), status["phase"])
             log.debug("pod status written pod=%s phase=%s", pod_name(pod), status["phase"])
 
 

@@ -10,7 +10,9 @@ a link (the next hop is on-link); the other nodes need ``ip_forward`` for traffi
 Blocking netlink calls: run them with ``netns.run_in_thread`` (``netns_path`` moves that thread
 into another namespace, as a simulated node living in one needs).
 
-Invariant: after a sync, the routes with our protocol number are exactly the wanted ones.
+Invariant: after a sync, the routes with our protocol number are exactly the wanted ones the
+kernel accepted; a refused one (a next hop on no link) is reported in ``failed``, not raised,
+so one unreachable node never keeps the others' routes out.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
-from kybernetes.agent.network import netns
+from kybernetes.agent.network import netns, sysctl
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ class RouteChanges:
     added: tuple[str, ...] = ()
     replaced: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    #: wanted routes the kernel refused (``(cidr, reason)``), e.g. a next hop on no link
+    failed: tuple[tuple[str, str], ...] = ()
 
 
 @contextlib.contextmanager
@@ -77,17 +82,24 @@ def sync_pod_routes(wanted: Mapping[str, str], netns_path: str | None = None) ->
     added: list[str] = []
     replaced: list[str] = []
     removed: list[str] = []
+    failed: list[tuple[str, str]] = []
     with _netlink(netns_path) as ipr:
         present = _ours(ipr)
         for cidr, via in sorted(normal.items()):
             if present.get(cidr) == via:
                 continue
-            ipr.route("replace", dst=cidr, gateway=via, proto=RTPROT_KYBERNETES, table=_MAIN_TABLE)
+            try:
+                ipr.route(
+                    "replace", dst=cidr, gateway=via, proto=RTPROT_KYBERNETES, table=_MAIN_TABLE
+                )
+            except NetlinkError as exc:
+                failed.append((cidr, str(exc)))
+                continue
             (replaced if cidr in present else added).append(cidr)
         for cidr in sorted(set(present) - set(normal)):
             ipr.route("del", dst=cidr, gateway=present[cidr], proto=RTPROT_KYBERNETES)
             removed.append(cidr)
-    changes = RouteChanges(tuple(added), tuple(replaced), tuple(removed))
+    changes = RouteChanges(tuple(added), tuple(replaced), tuple(removed), tuple(failed))
     if added or replaced or removed:
         log.info(
             "pod routes synced added=%s replaced=%s removed=%s",
@@ -96,3 +108,19 @@ def sync_pod_routes(wanted: Mapping[str, str], netns_path: str | None = None) ->
             ",".join(removed) or "-",
         )
     return changes
+
+
+def forward_from_uplink(address: str) -> str | None:
+    """Let the interface holding ``address`` forward (``net.ipv4.conf.<it>.forwarding=1``).
+
+    Packets from other nodes to this node's pods arrive on that interface, and the kernel
+    forwards by the flag of the arriving interface; the global ``ip_forward`` stays as it is.
+    Returns the interface's name, or None when no interface holds the address.
+    """
+    with _netlink(None) as ipr:
+        found = ipr.get_addr(family=2, address=address)
+        if not found:
+            return None
+        name = ipr.get_links(found[0]["index"])[0].get_attr("IFLA_IFNAME")
+    sysctl.ensure(("ipv4", "conf", name, "forwarding"), "1")
+    return str(name)

@@ -3,9 +3,10 @@
 ``ensure_kube_dns_service`` makes the Service every cluster has (ClusterIP 10.43.0.10 here,
 ports 53/UDP ``dns``, 53/TCP ``dns-tcp``, 9153/TCP ``metrics``, label ``k8s-app: kube-dns``),
 creating ``kube-system`` first if needed. Without a selector (the default: the server is not a
-pod), no controller writes its endpoints; ``ensure_kube_dns_endpoints`` then writes one
-EndpointSlice naming the addresses the server listens on, so a service proxy DNATs
-10.43.0.10:53 to them. With a selector, the EndpointSlice controller takes over as usual.
+pod), no controller writes its endpoints; ``ensure_kube_dns_endpoints`` then writes an
+EndpointSlice naming the addresses the server listens on — one per node, each node's DNS
+server being an endpoint — so a service proxy DNATs 10.43.0.10:53 to them. With a selector,
+the EndpointSlice controller takes over as usual.
 
 Invariants: both functions are idempotent and converge an existing object towards the wanted
 labels, ports and endpoints without touching other fields; an existing Service's ClusterIP is
@@ -15,6 +16,7 @@ immutable, so a different one is reported (logged and returned), never replaced.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -122,6 +124,14 @@ async def ensure_kube_dns_service(
     return await client.patch(SERVICES, NAME, patch, NAMESPACE, patch_type="merge")
 
 
+def node_slice_name(node_name: str) -> str:
+    """``kube-dns-<node>``, or a digest of the node's name where that would exceed 63."""
+    name = f"{NAME}-{node_name}"
+    if len(name) <= 63:
+        return name
+    return f"{NAME}-{hashlib.sha256(node_name.encode()).hexdigest()[:20]}"
+
+
 def _port_view(ports: Any) -> list[tuple[str, int, str, Any]]:
     return sorted(
         (
@@ -141,8 +151,15 @@ async def ensure_kube_dns_endpoints(
     port: int = 53,
     metrics_port: int = 9153,
     node_name: str | None = None,
+    owner: Obj | None = None,
 ) -> Obj:
-    """Create or converge the EndpointSlice sending kube-dns traffic to ``addresses``."""
+    """Create or converge the EndpointSlice sending kube-dns traffic to ``addresses``.
+
+    With ``node_name`` the slice is that node's own (``kube-dns-<node>``): every node's DNS
+    server is an endpoint of the Service, as with a DNS DaemonSet. With ``owner`` (the Node)
+    the slice is garbage-collected when the Node goes.
+    """
+    name = node_slice_name(node_name) if node_name else SLICE_NAME
     endpoints = []
     for address in addresses:
         endpoint: Obj = {"addresses": [address], "conditions": {"ready": True}}
@@ -154,7 +171,7 @@ async def ensure_kube_dns_endpoints(
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
         "metadata": {
-            "name": SLICE_NAME,
+            "name": name,
             "namespace": NAMESPACE,
             "labels": {
                 "kubernetes.io/service-name": NAME,
@@ -169,14 +186,28 @@ async def ensure_kube_dns_endpoints(
             {"name": "metrics", "port": metrics_port, "protocol": "TCP"},
         ],
     }
+    if owner is not None:
+        wanted["metadata"]["ownerReferences"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "name": owner["metadata"]["name"],
+                "uid": owner["metadata"]["uid"],
+            }
+        ]
     try:
-        current = await client.get(ENDPOINTSLICES, SLICE_NAME, NAMESPACE)
+        current = await client.get(ENDPOINTSLICES, name, NAMESPACE)
     except errors.NotFound:
         try:
             return await client.create(ENDPOINTSLICES, wanted, NAMESPACE)
         except errors.AlreadyExists:
-            current = await client.get(ENDPOINTSLICES, SLICE_NAME, NAMESPACE)
-    if all(current.get(k) == wanted[k] for k in ("addressType", "endpoints", "ports")):
+            current = await client.get(ENDPOINTSLICES, name, NAMESPACE)
+    same_owner = current["metadata"].get("ownerReferences") == wanted["metadata"].get(
+        "ownerReferences"
+    )
+    if same_owner and all(
+        current.get(k) == wanted[k] for k in ("addressType", "endpoints", "ports")
+    ):
         return current
     wanted["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
     return await client.update(ENDPOINTSLICES, wanted)
