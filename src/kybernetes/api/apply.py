@@ -308,6 +308,9 @@ def record_update(
     return out
 
 
+# Called for every write without ?fieldManager=, and a client sends the same User-Agent on
+# every request: the walk over its characters is done once per distinct value.
+@functools.lru_cache(maxsize=256)
 def manager_from_user_agent(user_agent: str) -> str:
     """The default field manager of a request without ``?fieldManager=``: the User-Agent up to
     its first ``/``, printable characters only, at most 128 bytes (``kubectl/v1.32.4 (...)`` ->

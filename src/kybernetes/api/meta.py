@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -52,9 +51,20 @@ Obj = Mapping[str, Any]
 _uid_random = random.Random(os.urandom(32))
 
 
+# The version (4) and variant (RFC 4122) bits of a version-4 UUID, as ``uuid.UUID(version=4)``
+# sets them: the bits cleared, then the bits set.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def new_uid() -> str:
-    """A fresh random object UID (a version-4 UUID string, as the API server assigns)."""
-    return str(uuid.UUID(int=_uid_random.getrandbits(128), version=4))
+    """A fresh random object UID (a version-4 UUID string, as the API server assigns).
+
+    The text ``str(uuid.UUID(int=bits, version=4))`` makes, formatted directly: every create
+    takes one, and the ``UUID`` object costs twice as much as the formatting.
+    """
+    h = f"{_uid_random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _utc(now: datetime | None) -> datetime:

@@ -357,18 +357,16 @@ class APIServer:
                 await store.create("", priority_class)
 
     def make_app(self) -> web.Application:
-        app = web.Application(
-            middlewares=[self._pipeline], client_max_size=encoding.MAX_BODY + 1024
-        )
-        app.router.add_route("*", "/{tail:.*}", self._route)
+        app = web.Application(client_max_size=encoding.MAX_BODY + 1024)
+        # One route takes every path into the pipeline, called directly rather than as an
+        # aiohttp middleware: a middleware adds a wrapper coroutine (and aiohttp its own
+        # current-app one) to every request.
+        app.router.add_route("*", "/{tail:.*}", self._pipeline)
         return app
 
     # ----- the pipeline -----------------------------------------------------------------
 
-    @web.middleware
-    async def _pipeline(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def _pipeline(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         info: RequestInfo | None = None
         labels: tuple[str, ...] | None = None
@@ -387,9 +385,9 @@ class APIServer:
                 self._authorize(user, info)
             if labels is not None and is_long_running(info):
                 with self.request_metrics.long_running(labels):
-                    response = await handler(request)
+                    response = await self._route(request)
             else:
-                response = await handler(request)
+                response = await self._route(request)
         except errors.StatusError as err:
             response = encoding.status_response(err)
         except web.HTTPException:

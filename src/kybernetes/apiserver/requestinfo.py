@@ -13,6 +13,7 @@ metrics use it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from kybernetes.api import errors
@@ -61,6 +62,10 @@ class RequestInfo:
         return f"{self.group}/{self.version}" if self.group else self.version
 
 
+# Every request is classified, and most repeat a few (method, path) pairs (a collection's
+# creates and lists, a controller's GETs of the same objects): parsing is a few microseconds,
+# a cache hit a fraction of one. RequestInfo is immutable, so sharing one is safe.
+@functools.lru_cache(maxsize=4096)
 def parse_request_info(method: str, path: str, watch: bool) -> RequestInfo:
     """Classify a request; ``watch`` is the parsed ``watch`` query parameter."""
     parts = [p for p in path.split("/") if p]

@@ -213,6 +213,8 @@ class Configurations:
         for obj in self._source():
             meta = obj.get("metadata") or {}
             current.append((str(meta.get("name") or ""), str(meta.get("resourceVersion")), obj))
+        if not current and not self._versions:
+            return self._all  # none then, none now (asked on every write: the common case)
         versions = tuple(sorted((name, rv) for name, rv, _ in current))
         if versions == self._versions:
             return self._all

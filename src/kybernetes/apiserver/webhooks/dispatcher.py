@@ -117,7 +117,8 @@ class WebhookAdmission:
     def configured(self) -> bool:
         """Whether any webhook is configured now (most requests then skip everything here)."""
         mutating, validating = self.mutating.webhooks(), self.validating.webhooks()
-        self._forget_removed((*mutating, *validating))
+        if mutating or validating or self._known:  # (none before, none now: nothing to forget)
+            self._forget_removed((*mutating, *validating))
         return bool(mutating or validating)
 
     def bind(self, attrs: Attributes, recheck: Recheck | None = None) -> RequestWebhooks:

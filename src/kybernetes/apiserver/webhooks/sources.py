@@ -39,7 +39,9 @@ class ServerSources:
 
     def _objects(self, group: str, plural: str, namespace: str = "") -> Iterator[dict[str, Any]]:
         store = self.stores.get((group, plural))
-        if store is None:
+        # Every write asks for the webhook configurations, and there are mostly none: an empty
+        # cache answers before a range scan of its index is set up.
+        if store is None or not store.cache.objects:
             return iter(())
         prefix = f"{namespace}/" if namespace and store.info.namespaced else ""
         return (cached.obj for cached in store.cache.items(prefix))
