@@ -743,7 +743,8 @@ async def _direct_sink(
     transport: asyncio.Transport, response: web.StreamResponse, res: ResourceInfo
 ) -> Callable[[str, CachedObject], bool]:
     """A watch's direct writer: an event in the resource's own version goes to the socket as
-    a prebuilt chunk of the chunked response the moment the cache applies it.
+    one chunk of the chunked response (around the shared event line) the moment the cache
+    applies it.
 
     aiohttp holds a prepared response's headers back until the first body write; an empty
     write sends them, so direct chunks never precede them.
@@ -757,7 +758,8 @@ async def _direct_sink(
             return False
         if transport.is_closing() or transport.get_write_buffer_size() > _DIRECT_WRITE_LIMIT:
             return False
-        transport.write(cached.event_chunk(event_type))
+        line = cached.event_line(event_type)
+        transport.write(b"%x\r\n%b\r\n" % (len(line), line))  # one HTTP/1.1 chunk
         return True
 
     return sink

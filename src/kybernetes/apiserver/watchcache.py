@@ -11,9 +11,10 @@ Invariants:
 * ``history`` holds the last ``capacity`` events in revision order. A watch from revision R is
   served from it when no event after R has been forgotten (R is at or after the revision the
   cache listed at and the last event it dropped); older R gets 410 Expired, as upstream.
-* An object is decoded once per revision and serialized at most once; every watcher that
-  receives it shares the same bytes. A watcher with a ``sink`` has events written to its
-  client as the cache applies them (no task switch per watcher: what keeps fan-out to a
+* An object is decoded once per revision; its watch-event line is built at most once per
+  event type, and every watcher that receives it shares those bytes (GET and LIST serialize
+  afresh rather than keep a second copy of every object). A watcher with a ``sink`` has
+  events written to its client as the cache applies them (no task switch per watcher: what keeps fan-out to a
   thousand watchers fast); it falls back to its queue whenever the sink declines.
 * A watcher that falls ``WATCHER_BUFFER`` events behind is closed (the client re-watches from
   the last revision it saw); a slow client never holds memory for everybody else.
@@ -51,17 +52,15 @@ class CachedObject:
     key: str
     obj: dict[str, Any]
     revision: int
-    _json: bytes | None = None
     _fields: dict[str, str] | None = None
     _lines: dict[str, bytes] | None = None
-    _chunks: dict[str, bytes] | None = None
 
     @property
     def json(self) -> bytes:
-        """The object serialized (once)."""
-        if self._json is None:
-            self._json = orjson.dumps(self.obj)
-        return self._json
+        """The object serialized. Not kept: keeping every object's bytes would cost about as
+        much memory again as the objects themselves (~4 kB a pod, measured), while orjson
+        serializes a pod in a few microseconds, so a GET or LIST serializes afresh."""
+        return orjson.dumps(self.obj)
 
     def event_line(self, kind: str) -> bytes:
         """The watch-stream line ``{"type":kind,"object":...}`` (built once per kind, shared
@@ -73,18 +72,6 @@ class CachedObject:
         if line is None:
             line = lines[kind] = b'{"type":"' + kind.encode() + b'","object":' + self.json + b"}\n"
         return line
-
-    def event_chunk(self, kind: str) -> bytes:
-        """``event_line(kind)`` framed as one HTTP/1.1 chunk (``<size hex>\\r\\n<line>\\r\\n``),
-        built once per kind: what a watcher's direct writer sends."""
-        chunks = self._chunks
-        if chunks is None:
-            chunks = self._chunks = {}
-        chunk = chunks.get(kind)
-        if chunk is None:
-            line = self.event_line(kind)
-            chunk = chunks[kind] = b"%x\r\n%b\r\n" % (len(line), line)
-        return chunk
 
     @property
     def labels(self) -> Mapping[str, str]:
