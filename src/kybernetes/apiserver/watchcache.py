@@ -14,8 +14,9 @@ Invariants:
 * An object is decoded once per revision; its watch-event line is built at most once per
   event type, and every watcher that receives it shares those bytes (GET and LIST serialize
   afresh rather than keep a second copy of every object). A watcher with a ``sink`` has
-  events written to its client as the cache applies them (no task switch per watcher: what keeps fan-out to a
-  thousand watchers fast); it falls back to its queue whenever the sink declines.
+  events written to its client as the cache applies them (no task switch per watcher: what
+  keeps fan-out to a thousand watchers fast); it falls back to its queue whenever the sink
+  declines.
 * A watcher that falls ``WATCHER_BUFFER`` events behind is closed (the client re-watches from
   the last revision it saw); a slow client never holds memory for everybody else.
 """
