@@ -16,6 +16,7 @@ import io
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -158,15 +159,16 @@ class Cluster:
             await self.client.create(ENDPOINTSLICES, endpoint_slice(svc, backend), "default")
 
 
-@pytest_asyncio.fixture(params=["builtin", "nginx"])
-async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
-    """Each scenario against both data planes: the asyncio proxy and nginx."""
+@contextlib.asynccontextmanager
+async def running(proxy: str, state_dir: Path | None = None) -> AsyncIterator[Cluster]:
+    """An ingress controller with data plane ``proxy`` on a real API server, until closed."""
     config = IngressConfig(
         bind_address="127.0.0.1",
         http_port=0,
         https_port=0,
         status_addresses=(NODE_IP,),
-        proxy=request.param,
+        proxy=proxy,
+        state_dir=state_dir,
     )
     async with running_apiserver() as api, Client(api.url) as client:
         await ensure_default_class(client)
@@ -183,6 +185,13 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
                 await task
             for backend in state.backends:
                 await backend.stop()
+
+
+@pytest_asyncio.fixture(params=["builtin", "nginx"])
+async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
+    """Each scenario against both data planes: the asyncio proxy and nginx."""
+    async with running(request.param) as state:
+        yield state
 
 
 async def get(

@@ -9,7 +9,6 @@ clients keep sending, ``nginx -t`` keeping a bad configuration out, and nothing 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -21,14 +20,10 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from kybernetes.client.rest import Client
-from kybernetes.network.ingress import IngressConfig, IngressController, ensure_default_class
 from kybernetes.network.ingress import nginx as nginx_plane
 from kybernetes.network.ingress.controller import INGRESSES
 from kybernetes.network.ingress.nginx import NginxDataPlane
-from kybernetes.testing.apiserver import running_apiserver
 from tests.integration.test_ingress import (
-    NODE_IP,
     Backend,
     Cluster,
     eventually,
@@ -36,34 +31,8 @@ from tests.integration.test_ingress import (
     ingress,
     path,
     routed,
+    running,
 )
-
-
-@contextlib.asynccontextmanager
-async def running(proxy: str, state_dir: Path | None = None) -> AsyncIterator[Cluster]:
-    config = IngressConfig(
-        bind_address="127.0.0.1",
-        http_port=0,
-        https_port=0,
-        status_addresses=(NODE_IP,),
-        proxy=proxy,
-        state_dir=state_dir,
-    )
-    async with running_apiserver() as api, Client(api.url) as client:
-        await ensure_default_class(client)
-        controller = IngressController(client, config)
-        task = asyncio.create_task(controller.run())
-        state = Cluster(client, controller)
-        try:
-            async with asyncio.timeout(10):
-                await controller.ready.wait()
-            yield state
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            for backend in state.backends:
-                await backend.stop()
 
 
 @pytest_asyncio.fixture(params=["builtin", "nginx"])
