@@ -181,18 +181,9 @@ def resource_replicas(
     container: str = "",
 ) -> Proposal:
     """``GetResourceReplicas``: an ``averageUtilization`` target (percent of requests)."""
-    if not metrics:
-        raise ReplicaCalcError(
-            f"unable to get metrics for resource {resource}: "
-            "no metrics returned from resource metrics API"
-        )
-    if not pods:
-        raise ReplicaCalcError("no pods returned by selector while calculating replica count")
-    timestamp = _timestamp(metrics)
-    ready, unready, missing, ignored = group_pods(pods, metrics, resource, now, settings)
-    kept = {n: m for n, m in metrics.items() if n not in ignored and n not in unready}
-    if not kept:
-        raise ReplicaCalcError("did not receive metrics for any ready pods")
+    timestamp, ready, unready, missing, kept = _usable_metrics(
+        resource, pods, metrics, now, settings
+    )
     requests = pod_requests(pods, resource, container)
     ratio, utilization, raw = utilization_ratio(kept, requests, target_utilization)
     scale_up_with_unready = bool(unready) and ratio > 1.0
@@ -214,16 +205,16 @@ def resource_replicas(
     )
 
 
-def raw_resource_replicas(
-    current: int,
-    target_average: int,
+def _usable_metrics(
     resource: str,
     pods: list[Obj],
     metrics: Mapping[str, PodMetric],
     now: float,
-    settings: Settings = Settings(),
-) -> Proposal:
-    """``GetRawResourceReplicas``: an ``averageValue`` target (milli units per pod)."""
+    settings: Settings,
+) -> tuple[float, int, set[str], set[str], dict[str, PodMetric]]:
+    """What both resource calculations start from: the metrics' timestamp, the ready count,
+    the unready and missing pods, and the metrics of the pods that count (upstream's errors
+    when there is nothing to count)."""
     if not metrics:
         raise ReplicaCalcError(
             f"unable to get metrics for resource {resource}: "
@@ -236,6 +227,22 @@ def raw_resource_replicas(
     kept = {n: m for n, m in metrics.items() if n not in ignored and n not in unready}
     if not kept:
         raise ReplicaCalcError("did not receive metrics for any ready pods")
+    return timestamp, ready, unready, missing, kept
+
+
+def raw_resource_replicas(
+    current: int,
+    target_average: int,
+    resource: str,
+    pods: list[Obj],
+    metrics: Mapping[str, PodMetric],
+    now: float,
+    settings: Settings = Settings(),
+) -> Proposal:
+    """``GetRawResourceReplicas``: an ``averageValue`` target (milli units per pod)."""
+    timestamp, ready, unready, missing, kept = _usable_metrics(
+        resource, pods, metrics, now, settings
+    )
     ratio, average = usage_ratio(kept, target_average)
     scale_up_with_unready = bool(unready) and ratio > 1.0
     if not scale_up_with_unready and not missing:
