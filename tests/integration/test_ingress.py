@@ -204,12 +204,15 @@ async def get(
 
 
 async def routed(cluster: Cluster, host: str, url_path: str, backend: str) -> None:
-    """Wait until the controller has picked up a change and routes as expected."""
+    """Wait until the controller has picked up a change and routes as expected. With nginx,
+    also until its reload has completed: just after one, an old worker may still take a new
+    connection with the old routes."""
 
     async def check() -> bool:
         async with aiohttp.ClientSession() as session:
             status, body = await get(session, cluster.http + url_path, host)
-        return status == 200 and body["backend"] == backend
+        routed = status == 200 and isinstance(body, dict) and body["backend"] == backend
+        return routed and getattr(cluster.controller.plane, "settled", True)
 
     await eventually(check)
 

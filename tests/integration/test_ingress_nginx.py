@@ -91,10 +91,14 @@ async def test_path_types(either: Cluster) -> None:
         "/impl/x?q=1": "impl",
         "/other": "root",
     }
+    # The Ingress may reach the controller before some of its Services' endpoints do.
+    for url_path, backend in expected.items():
+        await routed(either, "paths.test", url_path, backend)
     async with aiohttp.ClientSession() as session:
         for url_path, backend in expected.items():
             status, body = await get(session, either.http + url_path, "paths.test")
-            assert (url_path, status, body["backend"]) == (url_path, 200, backend)
+            answered = body["backend"] if isinstance(body, dict) else body
+            assert (url_path, status, answered) == (url_path, 200, backend)
 
 
 async def test_keep_alive_to_clients_and_to_endpoints(cluster: Cluster) -> None:

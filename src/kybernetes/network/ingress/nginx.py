@@ -74,10 +74,17 @@ class NginxDataPlane:
         self._snapshot = EMPTY
         self._tls: TLSSource | None = None
         self._dirty = asyncio.Event()
+        self._applying = False
         self._applied: str | None = None  # the text nginx runs
         self._rejected: str | None = None  # the last text nginx -t refused (logged once)
         self._root = Path()
         self._settings: Settings | None = None
+
+    @property
+    def settled(self) -> bool:
+        """True when nginx serves the latest snapshot: no change waits and no reload is under
+        way (a reload completes once nginx's old workers have stopped accepting)."""
+        return not self._dirty.is_set() and not self._applying
 
     def update(self, snapshot: Snapshot, tls: TLSSource | None) -> None:
         self._snapshot = snapshot
@@ -144,10 +151,13 @@ class NginxDataPlane:
                 self._applied = None
                 await asyncio.sleep(RESTART_DELAY)
             self._dirty.clear()
+            self._applying = True
             try:
                 await self._apply(process)
             except NginxError as exc:
                 log.error("%s", exc)
+            finally:
+                self._applying = False
 
     async def _apply(self, process: NginxProcess) -> None:
         """Render; when the text differs, test it, install it and reload (or start) nginx."""
@@ -170,8 +180,10 @@ class NginxDataPlane:
             return
         os.replace(candidate, process.conf)
         if process.running:
-            process.reload()
-            log.info("nginx reloaded pid=%s", process.pid)
+            if await process.reload():
+                log.info("nginx reloaded pid=%s", process.pid)
+            else:
+                log.warning("nginx pid=%s: old workers still accept after a reload", process.pid)
         else:
             await process.start([(self.bind_address, p) for p in self.ports.values()])
         self._applied = text

@@ -10,7 +10,8 @@ logger.
 - ``test(conf)`` is ``nginx -t`` on a candidate file: the text of nginx's complaint, or None.
 - ``start()`` returns once the master listens on the given ports, or raises with nginx's words.
 - ``reload()`` is ``nginx -s reload`` without the pid file: SIGHUP to the master, which starts
-  workers with the new configuration and lets the old ones finish their requests.
+  workers with the new configuration and lets the old ones finish their requests; it returns
+  once the old workers have stopped accepting connections.
 - ``stop_stale(pid_file)`` stops the master a killed earlier run left (checked to be nginx with
   this configuration file before it is signalled).
 - ``stop(grace)`` is SIGQUIT (graceful: requests in flight finish), SIGTERM after ``grace``
@@ -36,6 +37,7 @@ from typing import Final
 log = logging.getLogger(__name__)
 
 START_TIMEOUT: Final = 10.0
+RELOAD_TIMEOUT: Final = 5.0  # seconds for the old workers to stop accepting after a reload
 _TAIL: Final = 20  # nginx's last lines kept for error messages
 
 
@@ -138,10 +140,39 @@ class NginxProcess:
             while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
 
-    def reload(self) -> None:
-        """SIGHUP the master: new workers with the configuration file as it is now."""
-        if self.process is not None and self.running:
-            self.process.send_signal(signal.SIGHUP)
+    async def reload(self) -> bool:
+        """SIGHUP the master (new workers with the configuration file as it is now) and wait
+        until none of the workers from before still accepts connections: each has exited or
+        is "shutting down", which nginx sets as it closes the listening sockets. Without the
+        wait, a connection arriving just after a reload could still get the old routes.
+        False when the old workers still accepted after ``RELOAD_TIMEOUT`` (nginx kept its
+        old configuration, or is slow to act on the signal)."""
+        process = self.process
+        if process is None or not self.running:
+            return False
+        old = self._accepting_workers(process.pid)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + RELOAD_TIMEOUT
+        while old & self._accepting_workers(process.pid):
+            if time.monotonic() > deadline or not self.running:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+    @staticmethod
+    def _accepting_workers(master: int) -> set[int]:
+        """The master's children that are workers not yet shutting down."""
+        try:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        except OSError:
+            return set()
+        accepting = set()
+        for child in children:
+            with contextlib.suppress(OSError):
+                title = Path(f"/proc/{child}/cmdline").read_bytes()
+                if title.startswith(b"nginx: worker process") and b"shutting down" not in title:
+                    accepting.add(int(child))
+        return accepting
 
     async def wait(self) -> int:
         """Until the master exits; its exit status."""
