@@ -25,7 +25,7 @@ from kybernetes.api.resources import ResourceInfo
 from kybernetes.api.schema import find_definition
 from kybernetes.api.tables import to_table
 from kybernetes.api.validation import structural
-from kybernetes.apiserver import encoding
+from kybernetes.apiserver import directwrite, encoding
 from kybernetes.apiserver.auth.authn import UserInfo
 from kybernetes.apiserver.auth.serviceaccount import TokenIssuer
 from kybernetes.apiserver.crd import scale as custom_scale
@@ -290,6 +290,7 @@ class ResourceHandler:
                     watcher.sink = None
                     while watcher.events:
                         kind, cached = watcher.events.popleft()
+                        line: bytes | memoryview
                         if table:
                             obj = self._table(request, res, [cached.obj])
                             if not first_table:
@@ -743,7 +744,7 @@ async def _direct_sink(
     transport: asyncio.Transport, response: web.StreamResponse, res: ResourceInfo
 ) -> Callable[[str, CachedObject], bool]:
     """A watch's direct writer: an event in the resource's own version goes to the socket as
-    one chunk of the chunked response (around the shared event line) the moment the cache
+    one chunk of the chunked response (the chunk every watcher shares) the moment the cache
     applies it.
 
     aiohttp holds a prepared response's headers back until the first body write; an empty
@@ -751,15 +752,12 @@ async def _direct_sink(
     """
     await response.write(b"")
     api_version, kind = res.api_version, res.kind
+    write = directwrite.writer(transport, _DIRECT_WRITE_LIMIT)
 
     def sink(event_type: str, cached: CachedObject) -> bool:
         obj = cached.obj
         if obj.get("apiVersion") != api_version or obj.get("kind") != kind:
             return False
-        if transport.is_closing() or transport.get_write_buffer_size() > _DIRECT_WRITE_LIMIT:
-            return False
-        line = cached.event_line(event_type)
-        transport.write(b"%x\r\n%b\r\n" % (len(line), line))  # one HTTP/1.1 chunk
-        return True
+        return write(cached.event_chunk(event_type))
 
     return sink

@@ -11,12 +11,12 @@ Invariants:
 * ``history`` holds the last ``capacity`` events in revision order. A watch from revision R is
   served from it when no event after R has been forgotten (R is at or after the revision the
   cache listed at and the last event it dropped); older R gets 410 Expired, as upstream.
-* An object is decoded once per revision; its watch-event line is built at most once per
-  event type, and every watcher that receives it shares those bytes (GET and LIST serialize
-  afresh rather than keep a second copy of every object). A watcher with a ``sink`` has
-  events written to its client as the cache applies them (no task switch per watcher: what
-  keeps fan-out to a thousand watchers fast); it falls back to its queue whenever the sink
-  declines.
+* An object is decoded once per revision; its watch-event line (framed as an HTTP chunk) is
+  built at most once per event type, and every watcher that receives it shares those bytes
+  (GET and LIST serialize afresh rather than keep a second copy of every object). A watcher
+  with a ``sink`` has events written to its client as the cache applies them (no task switch
+  per watcher: what keeps fan-out to a thousand watchers fast); it falls back to its queue
+  whenever the sink declines.
 * A watcher that falls ``WATCHER_BUFFER`` events behind is closed (the client re-watches from
   the last revision it saw); a slow client never holds memory for everybody else.
 """
@@ -54,7 +54,7 @@ class CachedObject:
     obj: dict[str, Any]
     revision: int
     _fields: dict[str, str] | None = None
-    _lines: dict[str, bytes] | None = None
+    _chunks: dict[str, bytes] | None = None
 
     @property
     def json(self) -> bytes:
@@ -63,16 +63,22 @@ class CachedObject:
         serializes a pod in a few microseconds, so a GET or LIST serializes afresh."""
         return orjson.dumps(self.obj)
 
-    def event_line(self, kind: str) -> bytes:
-        """The watch-stream line ``{"type":kind,"object":...}`` (built once per kind, shared
-        by every watcher the event goes to)."""
-        lines = self._lines
-        if lines is None:
-            lines = self._lines = {}
-        line = lines.get(kind)
-        if line is None:
-            line = lines[kind] = b'{"type":"' + kind.encode() + b'","object":' + self.json + b"}\n"
-        return line
+    def event_chunk(self, kind: str) -> bytes:
+        """The watch-stream line ``{"type":kind,"object":...}`` framed as one HTTP/1.1 chunk
+        (built once per kind, shared by every watcher the event goes to)."""
+        chunks = self._chunks
+        if chunks is None:
+            chunks = self._chunks = {}
+        chunk = chunks.get(kind)
+        if chunk is None:
+            line = b'{"type":"' + kind.encode() + b'","object":' + self.json + b"}\n"
+            chunk = chunks[kind] = b"%x\r\n%b\r\n" % (len(line), line)
+        return chunk
+
+    def event_line(self, kind: str) -> memoryview:
+        """The same line without the chunk framing (a view of ``event_chunk``'s bytes)."""
+        chunk = self.event_chunk(kind)
+        return memoryview(chunk)[chunk.index(b"\n") + 1 : -2]
 
     @property
     def labels(self) -> Mapping[str, str]:
