@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,14 @@ def report(results: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     print(f"wrote {os.path.relpath(path)}")
+
+
+def run_wrk(argv: list[str], timeout: float) -> dict[str, Any]:
+    """Run ``wrk`` (``argv`` is its whole command line, with a Lua script whose ``done`` writes
+    one JSON line) and return that line parsed; raise with wrk's output when it failed."""
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("{")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
+    summary: dict[str, Any] = orjson.loads(line)
+    return summary

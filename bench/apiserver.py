@@ -51,7 +51,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
-from _harness import free_port, pct, report, rss_mb
+from _harness import free_port, pct, report, rss_mb, run_wrk
 from _stamped import StampedTLS, http_exchange
 
 from kybernetes.cli.main import tune_gc_for_servers
@@ -168,22 +168,18 @@ end
 
 def wrk_creates(client: Client, token: str, tmp: Path, concurrency: int, seconds: float) -> float:
     """ConfigMap creates/s from ``wrk`` (one thread, ``concurrency`` keep-alive connections,
-    bearer token), after checking that every create it counted is stored."""
+    bearer token); raises unless every answer was a 201."""
     ns = f"wrk-{concurrency}"
     body = _configmap(0).replace(b'"cm-0"', b'"%s-%d"').decode()
     script = tmp / f"creates-{concurrency}.lua"
     script.write_text(f"BODY = [[{body}]]\n" + WRK_CREATES)
-    done = subprocess.run(
+    summary = run_wrk(
         ["wrk", "-t1", f"-c{concurrency}", f"-d{round(seconds)}s", "--timeout", "5s",
          "-s", str(script), "-H", "Content-Type: application/json",
          "-H", f"Authorization: Bearer {token}",
          f"{client.base}/api/v1/namespaces/{ns}/configmaps", "--", "cm"],
-        capture_output=True, text=True, timeout=seconds + 60,
+        timeout=seconds + 60,
     )  # fmt: skip
-    line = next((x for x in done.stdout.splitlines() if x.startswith("{")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
-    summary = orjson.loads(line)
     if summary["failed"] or summary["errors"]:
         raise RuntimeError(f"wrk: creates failed: {summary}")
     return float(summary["created"]) / (float(summary["duration_us"]) / 1e6)

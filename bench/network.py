@@ -124,8 +124,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-from _harness import free_port, pct, report
+from _harness import free_port, pct, report, run_wrk
 
 from kybernetes.agent.local import NodeAgentConfig, cleanup_node, remove_all_pods
 from kybernetes.api.errors import NotFound
@@ -685,16 +684,12 @@ def wrk(tmp: Path, target: Target, close: bool, seconds: float, netns: str | Non
     if close:
         headers += ["-H", "Connection: close"]
     inside = ["ip", "netns", "exec", netns] if netns else []
-    done = subprocess.run(
+    summary = run_wrk(
         [*inside, "wrk", "-t1", f"-c{target.connections}", f"-d{round(seconds)}s",
          "--timeout", "2s", "-s", str(script), *headers,
          f"http://{target.host}:{target.port}/"],
-        capture_output=True, text=True, timeout=seconds + 30,
+        timeout=seconds + 30,
     )  # fmt: skip
-    line = next((x for x in done.stdout.splitlines() if x.startswith("{")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
-    summary = orjson.loads(line)
     return Run(
         rps=summary["requests"] / (summary["duration_us"] / 1e6),
         p50_ms=summary["p50_us"] / 1000,

@@ -79,7 +79,6 @@ async def test_path_types(either: Cluster) -> None:
     ]
     spec = {"rules": [{"host": "paths.test", "http": {"paths": rules}}]}
     await either.client.create(INGRESSES, ingress("paths", spec), "default")
-    await routed(either, "paths.test", "/foo", "exact")
     expected = {
         "/foo": "exact",  # Exact beats Prefix at equal length
         "/foo/": "prefix",
